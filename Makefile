@@ -1,0 +1,21 @@
+# `make demo`: create .venv, install (CPU torch first), train the default model on the built-in data.
+# `make test`: the test suite (CI runs exactly this after the same install).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo test
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+demo: setup
+	$(VENV)/bin/accelerate launch trainer/run.py
+
+test: setup
+	$(PY) -m pytest -q tests

@@ -1,0 +1,34 @@
+"""Load an MSA dataset from wherever it lives: the built-in generator, a local folder or the Hub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from datasets import DatasetDict, load_dataset, load_from_disk
+
+from .schema import validate_dataset
+from .synthetic import SyntheticConfig, generate_default_dataset
+
+DEFAULT_DATASET = "default"
+
+
+def load_msa_dataset(name_or_path: str = DEFAULT_DATASET, config_name: str | None = None) -> DatasetDict:
+    """Load and validate an MSA ``DatasetDict``.
+
+    Args:
+        name_or_path: ``"default"`` for the built-in generated dataset, a folder written by
+            ``DatasetDict.save_to_disk``, or anything ``datasets.load_dataset`` accepts
+            (a Hub id or a local data folder).
+        config_name: the ``load_dataset`` configuration name, if any.
+
+    Raises:
+        ValueError: the dataset does not follow the schema (the message says what is wrong).
+    """
+    if name_or_path == DEFAULT_DATASET:
+        dataset = generate_default_dataset(SyntheticConfig())
+    elif (Path(name_or_path) / "dataset_dict.json").is_file():
+        dataset = load_from_disk(name_or_path)
+    else:
+        dataset = load_dataset(name_or_path, config_name)
+    validate_dataset(dataset)
+    return dataset

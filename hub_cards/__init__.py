@@ -1,0 +1,1 @@
+"""Model and dataset cards for the Hugging Face Hub."""

@@ -1,0 +1,1 @@
+"""MS-Mix and the six MSA backbones as Hugging Face ``PreTrainedModel`` classes."""
