@@ -72,6 +72,8 @@ class MSAMetadata:
         label_min, label_max: the label range; SAL divides by ``max(|label_min|, label_max)``.
         text_dim, audio_dim, vision_dim: feature dimension of each modality.
         extractors: per modality, the name (and revision) of what made its features.
+        extraction: the full settings of the feature extractor (models, revisions, rates,
+            fallbacks), enough to run the same extraction again on a new video.
         normalization: per modality, how the features were normalised, in words.
         source: where the data came from (file path, Hub id, generator and seed).
         notes: anything the importer or extractor reported (e.g. replaced inf/NaN counts).
@@ -84,6 +86,7 @@ class MSAMetadata:
     audio_dim: int
     vision_dim: int
     extractors: dict[str, str] = field(default_factory=dict)
+    extraction: dict[str, Any] = field(default_factory=dict)
     normalization: dict[str, str] = field(default_factory=dict)
     source: str = ""
     notes: dict[str, Any] = field(default_factory=dict)
