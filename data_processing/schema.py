@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 from datasets import Array2D, Dataset, DatasetDict, Features, List, Value
+from datasets.fingerprint import Hasher
 
 MODALITIES: tuple[str, ...] = ("text", "audio", "vision")
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
@@ -206,7 +207,19 @@ def clean_non_finite(array: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def rows_to_dataset(
-    row_generator: Callable[..., Iterator[dict[str, Any]]], features: Features, split: str, **gen_kwargs: Any
+    row_generator: Callable[..., Iterator[dict[str, Any]]],
+    features: Features,
+    split: str,
+    source_key: Mapping[str, Any],
+    **gen_kwargs: Any,
 ) -> Dataset:
-    """Write the rows that ``row_generator(**gen_kwargs)`` yields into a memory-mapped Arrow dataset."""
-    return Dataset.from_generator(row_generator, features=features, gen_kwargs=gen_kwargs or None, split=split)
+    """Write the rows that ``row_generator(**gen_kwargs)`` yields into a memory-mapped Arrow dataset.
+
+    ``source_key`` identifies the content (e.g. a file's path, size and mtime, or a generator's
+    settings): together with the split and features it names the Arrow cache, so building the
+    same split twice reuses it, and the (possibly large) row data itself is never hashed.
+    """
+    fingerprint = Hasher.hash({"source": dict(source_key), "split": split, "features": features.to_dict()})
+    return Dataset.from_generator(
+        row_generator, features=features, gen_kwargs=gen_kwargs or None, split=split, fingerprint=fingerprint
+    )

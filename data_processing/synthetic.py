@@ -38,6 +38,7 @@ from datasets import DatasetDict
 
 from .schema import MSAMetadata, attach_metadata, msa_features, rows_to_dataset
 
+GENERATOR_VERSION = "msmix-synthetic-1"
 VOCABULARY_SIZE = 500
 SENTIMENT_WORD_RATE = 1 / 3
 SIGNAL_GAIN = 0.5
@@ -171,7 +172,8 @@ def generate_default_dataset(config: SyntheticConfig | None = None) -> DatasetDi
     )
     features = msa_features(metadata)
     sizes = {"train": config.train_size, "validation": config.validation_size, "test": config.test_size}
-    dataset = DatasetDict(
-        {name: rows_to_dataset(_yield_rows, features, name, rows=generator.split(name, size)) for name, size in sizes.items()}
-    )
+    source_key = {"generator": GENERATOR_VERSION, **vars(config)}
+    dataset = DatasetDict()
+    for name, size in sizes.items():
+        dataset[name] = rows_to_dataset(_yield_rows, features, name, source_key, rows=generator.split(name, size))
     return attach_metadata(dataset, metadata)
