@@ -1,0 +1,320 @@
+"""Import the MOSI / MOSEI / CH-SIMS unaligned feature pickles (the MMSA layout) into the schema.
+
+The file is a pickled dict with keys ``train``, ``valid``, ``test``; each holds ``text``
+(N, Lt, 768 BERT features), ``audio`` (N, La, Da), ``vision`` (N, Lv, Dv), ``audio_lengths``,
+``vision_lengths``, ``regression_labels`` (N,), ``id`` (N,), ``raw_text`` (N,), optionally
+``text_bert`` (N, 3, Lt: token ids, attention mask, segment ids) and, for CH-SIMS,
+``regression_labels_T/A/V``. Sequences are stored at their true length: the text length is the
+attention mask's sum (all of Lt without ``text_bert``), audio and vision lengths come from the
+file, clamped to the padded length (clamps are counted in the metadata notes).
+
+Non-finite feature values (the public files carry -inf in audio) become 0, as the field's
+loaders do; their count per split and modality is printed and kept in the metadata notes.
+
+Security: unpickling runs code from the file. :func:`import_mmsa_pickle` only ever opens the one
+path its caller names explicitly; nothing in this project unpickles a file on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+from datasets import DatasetDict
+from transformers import HfArgumentParser
+
+from .schema import LABEL_RANGES, MSAMetadata, attach_metadata, clean_non_finite, msa_features, rows_to_dataset
+
+logger = logging.getLogger(__name__)
+
+SPLIT_KEYS: dict[str, str] = {"train": "train", "valid": "validation", "test": "test"}
+REQUIRED_KEYS: tuple[str, ...] = ("text", "audio", "vision", "regression_labels", "id")
+UNIMODAL_KEYS: dict[str, str] = {
+    "regression_labels_T": "label_text",
+    "regression_labels_A": "label_audio",
+    "regression_labels_V": "label_vision",
+}
+STANDARD_FEATURES: dict[str, dict[str, str]] = {
+    "mosi": {"text": "BERT (768)", "audio": "COVAREP-style (5)", "vision": "Facet (20)"},
+    "mosei": {"text": "BERT (768)", "audio": "COVAREP (74)", "vision": "Facet (35)"},
+    "sims": {"text": "BERT (768)", "audio": "librosa (33)", "vision": "OpenFace (709)"},
+}
+STANDARD_DIMS: dict[str, dict[str, int]] = {
+    "mosi": {"text": 768, "audio": 5, "vision": 20},
+    "mosei": {"text": 768, "audio": 74, "vision": 35},
+    "sims": {"text": 768, "audio": 33, "vision": 709},
+}
+
+
+class MMSAPickleError(ValueError):
+    """The pickle does not follow the MMSA layout; the message says where and how."""
+
+
+@dataclass
+class _Split:
+    """One validated split, arrays cleaned, lengths resolved."""
+
+    name: str
+    arrays: dict[str, np.ndarray]
+    lengths: dict[str, np.ndarray]
+    token_ids: np.ndarray | None
+    non_finite: dict[str, int] = field(default_factory=dict)
+    clamped_lengths: dict[str, int] = field(default_factory=dict)
+
+
+def _require(split: dict, key: str, where: str) -> np.ndarray:
+    if key not in split:
+        raise MMSAPickleError(f"{where}: missing key {key!r}; it has {sorted(split)}")
+    return np.asarray(split[key])
+
+
+def _array(split: dict, key: str, where: str, ndim: int) -> np.ndarray:
+    array = _require(split, key, where)
+    if array.ndim != ndim:
+        raise MMSAPickleError(f"{where}[{key!r}] must have {ndim} dims, got shape {array.shape}")
+    return array
+
+
+def _resolve_lengths(split: dict, key: str, padded: int, count: int, where: str) -> tuple[np.ndarray, int]:
+    if key not in split:
+        return np.full(count, padded, dtype=np.int64), 0
+    lengths = np.asarray(split[key]).reshape(-1).astype(np.int64)
+    if lengths.shape[0] != count:
+        raise MMSAPickleError(f"{where}[{key!r}] has {lengths.shape[0]} entries for {count} samples")
+    clamped = np.clip(lengths, 0, padded)
+    return clamped, int((clamped != lengths).sum())
+
+
+def _validate_split(raw: Any, name: str, dataset_kind: str) -> _Split:
+    where = f"split {name!r}"
+    if not isinstance(raw, dict):
+        raise MMSAPickleError(f"{where} must be a dict of arrays, got {type(raw).__name__}")
+    arrays = {
+        "text": _array(raw, "text", where, 3),
+        "audio": _array(raw, "audio", where, 3),
+        "vision": _array(raw, "vision", where, 3),
+    }
+    count = arrays["text"].shape[0]
+    per_sample = {
+        "label": "regression_labels",
+        "id": "id",
+        "raw_text": "raw_text",
+        **{column: key for key, column in UNIMODAL_KEYS.items() if key in raw},
+    }
+    if "raw_text" not in raw:
+        raw = {**raw, "raw_text": [""] * count}
+    for key in ("audio", "vision"):
+        if arrays[key].shape[0] != count:
+            raise MMSAPickleError(f"{where}: {key!r} has {arrays[key].shape[0]} samples, 'text' has {count}")
+    for column, key in per_sample.items():
+        values = _require(raw, key, where)
+        if values.size != count:
+            raise MMSAPickleError(
+                f"{where}[{key!r}] must hold one value per sample ({count}), got shape {values.shape}"
+            )
+        values = values.reshape(-1)
+        arrays[column] = values.astype(str) if column in ("id", "raw_text") else values.astype(np.float64)
+    low, high = LABEL_RANGES[dataset_kind]
+    for column in ("label", *UNIMODAL_KEYS.values()):
+        if column not in arrays:
+            continue
+        values = arrays[column]
+        bad = ~np.isfinite(values) | (values < low) | (values > high)
+        if bad.any():
+            examples = ", ".join(f"{i}={v}" for i, v in zip(arrays["id"][bad][:3], values[bad][:3]))
+            raise MMSAPickleError(
+                f"{where}: {int(bad.sum())} {column} value(s) outside [{low}, {high}] or not finite for "
+                f"dataset_kind {dataset_kind!r} (e.g. {examples})"
+            )
+
+    token_ids = None
+    text_length = arrays["text"].shape[1]
+    if "text_bert" in raw:
+        token_ids = _array(raw, "text_bert", where, 3)
+        if token_ids.shape[:2] != (count, 3) or token_ids.shape[2] != text_length:
+            raise MMSAPickleError(
+                f"{where}['text_bert'] must have shape ({count}, 3, {text_length}), got {token_ids.shape}"
+            )
+        text_lengths = token_ids[:, 1, :].sum(axis=1).astype(np.int64)
+    else:
+        text_lengths = np.full(count, text_length, dtype=np.int64)
+    result = _Split(name=name, arrays=arrays, lengths={"text": text_lengths}, token_ids=token_ids)
+    for modality in ("audio", "vision"):
+        result.lengths[modality], result.clamped_lengths[modality] = _resolve_lengths(
+            raw, f"{modality}_lengths", arrays[modality].shape[1], count, where
+        )
+    for modality in ("text", "audio", "vision"):
+        arrays[modality], result.non_finite[modality] = clean_non_finite(arrays[modality].astype(np.float32))
+    return result
+
+
+def _rows(validated: _Split, unimodal: bool) -> Iterator[dict[str, Any]]:
+    a = validated.arrays
+    for i in range(a["text"].shape[0]):
+        lt, la, lv = (int(validated.lengths[m][i]) for m in ("text", "audio", "vision"))
+        row = {
+            "id": a["id"][i],
+            "text": a["raw_text"][i],
+            "text_features": a["text"][i, :lt],
+            "audio_features": a["audio"][i, :la],
+            "vision_features": a["vision"][i, :lv],
+            "text_length": lt,
+            "audio_length": la,
+            "vision_length": lv,
+            "label": a["label"][i],
+        }
+        if unimodal:
+            row.update({column: a[column][i] for column in UNIMODAL_KEYS.values()})
+        if validated.token_ids is not None:
+            row["input_ids"] = validated.token_ids[i, 0, :lt]
+            row["attention_mask"] = validated.token_ids[i, 1, :lt]
+        yield row
+
+
+def import_mmsa_pickle(path: str | os.PathLike, dataset_kind: str) -> DatasetDict:
+    """Read one MMSA-layout pickle and return it as a schema ``DatasetDict`` (train/validation/test).
+
+    Only the file at ``path`` is unpickled; name it yourself, and only a file you trust
+    (unpickling can run code).
+
+    Args:
+        path: the ``.pkl`` file (e.g. ``unaligned_50.pkl`` of MOSI, ``unaligned.pkl`` of SIMS).
+        dataset_kind: ``mosi``, ``mosei`` or ``sims``: decides the label range check and metrics.
+
+    Raises:
+        MMSAPickleError: the file is not an MMSA-layout dict, a split or key is missing, shapes
+            disagree, or a label is out of range or not finite. The message names the split and key.
+    """
+    if dataset_kind not in STANDARD_DIMS:
+        raise ValueError(f"dataset_kind must be one of {sorted(STANDARD_DIMS)}, got {dataset_kind!r}")
+    stat = os.stat(path)
+    with open(path, "rb") as handle:
+        try:
+            content = pickle.load(handle)
+        except (pickle.UnpicklingError, EOFError, ValueError) as error:
+            raise MMSAPickleError(f"{path}: not a readable pickle ({error}); the file may be truncated") from None
+    if not isinstance(content, dict):
+        raise MMSAPickleError(f"{path}: expected a dict with keys {list(SPLIT_KEYS)}, got {type(content).__name__}")
+    missing = [key for key in SPLIT_KEYS if key not in content]
+    if missing:
+        raise MMSAPickleError(f"{path}: missing split key(s) {missing}; it has {sorted(content)}")
+    splits = [_validate_split(content[key], name, dataset_kind) for key, name in SPLIT_KEYS.items()]
+
+    dims = {m: splits[0].arrays[m].shape[2] for m in ("text", "audio", "vision")}
+    for split in splits[1:]:
+        for modality, dim in dims.items():
+            if split.arrays[modality].shape[2] != dim:
+                raise MMSAPickleError(
+                    f"split {split.name!r}: {modality} dim {split.arrays[modality].shape[2]} differs from train's {dim}"
+                )
+    unimodal = all(column in split.arrays for split in splits for column in UNIMODAL_KEYS.values())
+    token_ids = all(split.token_ids is not None for split in splits)
+    notes: dict[str, Any] = {
+        "non_finite_replaced_by_zero": {split.name: split.non_finite for split in splits},
+        "lengths_clamped_to_padded_length": {split.name: split.clamped_lengths for split in splits},
+    }
+    if dims != STANDARD_DIMS[dataset_kind]:
+        notes["non_standard_dims"] = (
+            f"dims {dims} differ from the usual {dataset_kind} layout {STANDARD_DIMS[dataset_kind]}"
+        )
+        logger.warning(notes["non_standard_dims"])
+    for split in splits:
+        if any(split.non_finite.values()):
+            print(f"{split.name}: replaced non-finite feature values by 0: {split.non_finite}", file=sys.stderr)
+    low, high = LABEL_RANGES[dataset_kind]
+    metadata = MSAMetadata(
+        dataset_kind=dataset_kind,
+        label_min=low,
+        label_max=high,
+        text_dim=dims["text"],
+        audio_dim=dims["audio"],
+        vision_dim=dims["vision"],
+        extractors=dict(STANDARD_FEATURES[dataset_kind]),
+        normalization={m: "as in the source file" for m in dims},
+        source=f"MMSA pickle {os.path.abspath(path)}",
+        notes=notes,
+    )
+    features = msa_features(metadata, unimodal_labels=unimodal, token_ids=token_ids)
+    source_key = {"path": os.path.abspath(path), "size": stat.st_size, "mtime": stat.st_mtime_ns, "kind": dataset_kind}
+    dataset = DatasetDict(
+        {
+            split.name: rows_to_dataset(_rows, features, split.name, source_key, validated=split, unimodal=unimodal)
+            for split in splits
+        }
+    )
+    return attach_metadata(dataset, metadata)
+
+
+@dataclass
+class ImportArguments:
+    """``python -m data_processing.mmsa_pickle --path unaligned_50.pkl --dataset_kind mosi --output_dir data/mosi``."""
+
+    path: str = field(metadata={"help": "the MMSA-layout .pkl file to import (it is unpickled: trust it)"})
+    dataset_kind: str = field(metadata={"help": "mosi, mosei or sims"})
+    output_dir: str = field(metadata={"help": "where to save_to_disk the DatasetDict"})
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Import a pickle and save it with ``save_to_disk``."""
+    (args,) = HfArgumentParser(ImportArguments).parse_args_into_dataclasses(args=argv)
+    dataset = import_mmsa_pickle(args.path, args.dataset_kind)
+    dataset.save_to_disk(args.output_dir)
+    print(dataset)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
+
+
+def _padded(sequences: list[np.ndarray], length: int, dim: int) -> np.ndarray:
+    out = np.zeros((len(sequences), length, dim), dtype=np.float32)
+    for i, sequence in enumerate(sequences):
+        steps = min(len(sequence), length)
+        out[i, :steps] = sequence[:steps]
+    return out
+
+
+def export_mmsa_pickle(dataset: DatasetDict, path: str | os.PathLike, padded_lengths: tuple[int, int, int]) -> None:
+    """Write a schema ``DatasetDict`` as an MMSA-layout pickle (the inverse of :func:`import_mmsa_pickle`).
+
+    Each modality is zero-padded (or truncated) to ``padded_lengths`` (text, audio, vision), e.g.
+    MOSI's (50, 375, 500). ``text_bert`` holds the token ids and mask when the dataset has them,
+    otherwise zeros with the mask set over each sample's text length.
+    """
+    content = {}
+    for key, name in SPLIT_KEYS.items():
+        split = dataset[name].with_format("numpy")
+        count = split.num_rows
+        lengths = {
+            m: np.minimum(split[f"{m}_length"][:], size) for m, size in zip(("text", "audio", "vision"), padded_lengths)
+        }
+        arrays = {
+            m: _padded(list(split[f"{m}_features"][:]), size, split.features[f"{m}_features"].shape[1])
+            for m, size in zip(("text", "audio", "vision"), padded_lengths)
+        }
+        text_bert = np.zeros((count, 3, padded_lengths[0]), dtype=np.float32)
+        text_bert[:, 1] = np.arange(padded_lengths[0])[None, :] < lengths["text"][:, None]
+        if "input_ids" in split.column_names:
+            for i, ids in enumerate(split["input_ids"][:]):
+                text_bert[i, 0, : min(len(ids), padded_lengths[0])] = ids[: padded_lengths[0]]
+        content[key] = {
+            "id": np.asarray(split["id"][:], dtype=object),
+            "raw_text": np.asarray(split["text"][:], dtype=object),
+            "text": arrays["text"],
+            "text_bert": text_bert,
+            "audio": arrays["audio"],
+            "vision": arrays["vision"],
+            "audio_lengths": lengths["audio"].tolist(),
+            "vision_lengths": lengths["vision"].tolist(),
+            "regression_labels": split["label"][:].astype(np.float32),
+        }
+        for source_key, column in UNIMODAL_KEYS.items():
+            if column in split.column_names:
+                content[key][source_key] = split[column][:].astype(np.float32)
+    with open(path, "wb") as handle:
+        pickle.dump(content, handle, protocol=4)
