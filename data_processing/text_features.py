@@ -1,0 +1,60 @@
+"""Token-level transcript features from a BERT-like encoder (last hidden state, with the mask)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoModel, AutoTokenizer, PreTrainedModel
+
+
+def model_revision(model: PreTrainedModel, name_or_path: str) -> str:
+    """The commit the weights came from (``_commit_hash``), else ``local:<absolute path>``."""
+    commit = getattr(model.config, "_commit_hash", None)
+    if commit:
+        return str(commit)
+    if Path(name_or_path).exists():
+        return f"local:{Path(name_or_path).resolve()}"
+    return "unknown"
+
+
+@dataclass
+class TextFeatures:
+    """Features ``[L, D]`` of one transcript and its token ids (``L`` tokens, [CLS] and [SEP] included)."""
+
+    features: np.ndarray
+    input_ids: list[int]
+    attention_mask: list[int]
+    truncated: bool
+
+
+class TextEncoder:
+    """``AutoTokenizer`` + ``AutoModel`` of ``name_or_path``, loaded once, run in eval mode."""
+
+    def __init__(self, name_or_path: str, revision: str | None, max_length: int | None, device: torch.device) -> None:
+        self.tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision)
+        self.model = AutoModel.from_pretrained(name_or_path, revision=revision).eval().to(device)
+        self.device = device
+        self.revision = model_revision(self.model, name_or_path)
+        limit = getattr(self.model.config, "max_position_embeddings", None) or 512
+        self.max_length = min(max_length or limit, limit)
+
+    @property
+    def dim(self) -> int:
+        """Feature dimension D."""
+        return int(self.model.config.hidden_size)
+
+    @torch.inference_mode()
+    def __call__(self, text: str) -> TextFeatures:
+        """Encode one transcript; an empty one gives ``[0, D]`` features (the modality is missing)."""
+        full = self.tokenizer(text, truncation=False)["input_ids"]
+        encoded = self.tokenizer(text, truncation=True, max_length=self.max_length, return_tensors="pt")
+        input_ids = encoded["input_ids"][0].tolist()
+        attention_mask = encoded["attention_mask"][0].tolist()
+        if not text.strip():
+            return TextFeatures(np.zeros((0, self.dim), np.float32), input_ids, attention_mask, truncated=False)
+        hidden = self.model(**{k: v.to(self.device) for k, v in encoded.items()}).last_hidden_state[0]
+        features = hidden[encoded["attention_mask"][0].bool().to(self.device)].float().cpu().numpy()
+        return TextFeatures(features, input_ids, attention_mask, truncated=len(full) > len(input_ids))
