@@ -1,1 +1,32 @@
-"""MS-Mix and the six MSA backbones as Hugging Face ``PreTrainedModel`` classes."""
+"""MS-Mix and the six MSA backbones as Hugging Face ``PreTrainedModel`` classes.
+
+Each backbone registers with one ``_add_backbone(name, ConfigClass name, ModelClass name)`` line
+below; its classes live in ``configuration_<name>.py`` and ``modeling_<name>.py``.
+"""
+
+from importlib import import_module
+
+from .configuration_base import AUGMENTATIONS, MSAConfig
+from .mixing_factory import build_augmentation
+from .modeling_base import MSAModelOutput, MSAPreTrainedModel
+from .registry import BACKBONES, register_backbone
+
+__all__ = [
+    "AUGMENTATIONS",
+    "BACKBONES",
+    "MSAConfig",
+    "MSAModelOutput",
+    "MSAPreTrainedModel",
+    "build_augmentation",
+    "register_backbone",
+]
+
+
+def _add_backbone(name: str, config_name: str, model_name: str) -> None:
+    config_class = getattr(import_module(f".configuration_{name}", __name__), config_name)
+    model_class = getattr(import_module(f".modeling_{name}", __name__), model_name)
+    register_backbone(name, config_class, model_class)
+    globals().update({config_name: config_class, model_name: model_class})
+    __all__.extend([config_name, model_name])
+
+

@@ -1,0 +1,213 @@
+"""MS-Mix (SPEC section 4): SIG intensity predictors, SASS partner selection, adaptive ratios, SAL.
+
+``MSMix`` mixes the unimodal states of a batch: SASS picks partner pairs of similar samples,
+SIG predicts a sentiment intensity per sample and modality, the per-modality ratio averages a
+Beta draw with the intensity-derived ratio, and SAL aligns the intensity distributions with the
+label distribution. The reference's defects are fixed: SIG attends within each sample over its
+tokens, |I| is normalised in every path, no sample is paired with itself, R comes from the label
+range, and one pairing is shared by all modalities. ``reference_mode`` reproduces the
+reference 2-D arithmetic: R = 3, candidates in the reference's order (row-major for the
+threshold candidates, best-first for the fallback), one ``randperm`` over them, then the Beta draw.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .mixing_base import MixingModule, MixResult, RandomDraws, States, broadcast_rows, mix_pairs
+
+SIG_MAX_DIM = 2000
+SIG_REDUCED_DIM = 1024
+SIG_INTENSITY_SCALE = 3.0
+PROBABILITY_FLOOR = 1e-8
+EQUAL_SIMILARITY_TOLERANCE = 1e-6
+
+
+class IntensityPredictor(nn.Module):
+    """SIG for one modality: I = 3 tanh(Linear(mean_T LayerNorm(MHSA(x) + x))) -> [B].
+
+    Inputs [B, d] are treated as one token; [B, T, d] attend within each sample over T.
+    Features wider than 2000 are first projected to 1024; the width is zero-padded to a
+    multiple of the head count.
+    """
+
+    def __init__(self, dim: int, num_heads: int = 4):
+        super().__init__()
+        self.reduce = nn.Linear(dim, SIG_REDUCED_DIM) if dim > SIG_MAX_DIM else None
+        width = SIG_REDUCED_DIM if dim > SIG_MAX_DIM else dim
+        self.padding = (-width) % num_heads
+        width += self.padding
+        self.attention = nn.MultiheadAttention(width, num_heads, batch_first=True)
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, 1)
+
+    def forward(self, state: torch.Tensor) -> torch.Tensor:
+        tokens = state.unsqueeze(1) if state.dim() == 2 else state
+        if self.reduce is not None:
+            tokens = self.reduce(tokens)
+        if self.padding:
+            tokens = F.pad(tokens, (0, self.padding))
+        attended, _ = self.attention(tokens, tokens, tokens, need_weights=False)
+        hidden = self.norm(attended + tokens)
+        return SIG_INTENSITY_SCALE * torch.tanh(self.head(hidden.mean(dim=1))).squeeze(-1)
+
+
+def modality_similarity(states: States) -> torch.Tensor:
+    """S = (1/3) sum_m N(z_m) N(z_m)^T with N the L2 normalisation of each flattened sample."""
+    total = None
+    for state in states:
+        unit = F.normalize(state.reshape(state.shape[0], -1).float(), dim=1)
+        term = unit @ unit.T
+        total = term if total is None else total + term
+    return total / len(states)
+
+
+def normalise_similarity(similarity: torch.Tensor) -> torch.Tensor:
+    """Min-max over the off-diagonal entries (all equal -> 0.5), diagonal set to 0."""
+    size = similarity.shape[0]
+    off_diagonal = ~torch.eye(size, dtype=torch.bool, device=similarity.device)
+    values = similarity[off_diagonal]
+    low, high = values.min(), values.max()
+    spread = high - low
+    scaled = (similarity - low) / spread.clamp_min(EQUAL_SIMILARITY_TOLERANCE)
+    scaled = torch.where(spread > EQUAL_SIMILARITY_TOLERANCE, scaled, torch.full_like(similarity, 0.5))
+    return scaled.masked_fill(~off_diagonal, 0.0)
+
+
+def minmax_batch(values: torch.Tensor) -> torch.Tensor:
+    """(v - min) / (max - min) over the batch; all zeros when the values are all equal."""
+    low, high = values.min(), values.max()
+    spread = high - low
+    return torch.where(spread > 0, (values - low) / spread.clamp_min(1e-30), torch.zeros_like(values))
+
+
+def adaptive_ratio(weights: torch.Tensor, index1: torch.Tensor, index2: torch.Tensor) -> torch.Tensor:
+    """lam_adapt = (w[i1] + 1e-8) / (w[i1] + w[i2] + 2e-8)."""
+    first, second = weights[index1], weights[index2]
+    return (first + 1e-8) / (first + second + 2e-8)
+
+
+def batch_distribution(values: torch.Tensor, label_scale: float) -> torch.Tensor:
+    """P(u) = softmax over the batch of |u| / R, plus 1e-8."""
+    return torch.softmax(values.abs() / label_scale, dim=0) + PROBABILITY_FLOOR
+
+
+def sentiment_alignment_loss(intensities: torch.Tensor, labels: torch.Tensor, label_scale: float) -> torch.Tensor:
+    """SAL = sum_m KL(P(y) || P(I_m)) / B for intensities [B, 3] and labels [B]."""
+    target = batch_distribution(labels.reshape(-1), label_scale)
+    total = intensities.new_zeros(())
+    for column in intensities.unbind(dim=1):
+        total = total + F.kl_div(batch_distribution(column, label_scale).log(), target, reduction="batchmean")
+    return total
+
+
+def same_polarity(labels: torch.Tensor) -> torch.Tensor:
+    """[B, B] mask of pairs whose labels share a sign (``y >= 0`` counts as positive)."""
+    positive = labels.reshape(-1) >= 0
+    return positive[:, None] == positive[None, :]
+
+
+class PartnerSelector:
+    """SASS: candidate pairs above the threshold, else the best upper-triangle pairs; draw M.
+
+    The default path draws without replacement by ranking candidates with random keys (no host
+    sync when the pool is known to hold M pairs); ``reference_mode`` lists the candidates in the
+    reference's order and takes the first M of one ``randperm`` over them.
+    """
+
+    def __init__(self, threshold: float, polarity_aware: bool = False, reference_mode: bool = False):
+        self.threshold = threshold
+        self.polarity_aware = polarity_aware
+        self.reference_mode = reference_mode
+
+    def pools(self, similarity: torch.Tensor, labels: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(candidate mask, fallback mask) over ordered pairs, both [B, B] bool."""
+        size = similarity.shape[0]
+        allowed = ~torch.eye(size, dtype=torch.bool, device=similarity.device)
+        if self.polarity_aware:
+            allowed = allowed & same_polarity(labels)
+        candidates = (similarity > self.threshold) & allowed
+        upper = torch.triu(torch.ones_like(allowed), diagonal=1) & allowed
+        ranked = similarity.masked_fill(~upper, float("-inf")).reshape(-1)
+        best = torch.topk(ranked, k=min(2 * count, size * (size - 1) // 2)).indices
+        fallback = torch.zeros(size * size, dtype=torch.bool, device=similarity.device)
+        fallback[best] = True
+        fallback = fallback.reshape(size, size) & upper
+        return candidates, fallback
+
+    def select(self, similarity: torch.Tensor, labels: torch.Tensor, count: int,
+               draws: RandomDraws) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pair indices (index1, index2), each [M'] with M' <= count (M' < count only when too few pairs)."""
+        if self.reference_mode:
+            return self._select_reference(similarity, labels, count, draws)
+        size = similarity.shape[0]
+        candidates, fallback = self.pools(similarity, labels, count)
+        enough = candidates.sum() >= count
+        pool = torch.where(enough, candidates, fallback).reshape(-1)
+        pool_floor = min(count, size * (size - 1) // 2)
+        keys = draws.rand(size * size).masked_fill(~pool, -1.0)
+        picked = torch.topk(keys, k=min(count, size * (size - 1))).indices
+        if self.polarity_aware or pool_floor < count:
+            picked = picked[pool[picked]]
+        return picked // size, picked % size
+
+    def _select_reference(self, similarity, labels, count, draws):
+        size = similarity.shape[0]
+        candidates, fallback = self.pools(similarity, labels, count)
+        if int(candidates.sum()) >= count:
+            listed = candidates.reshape(-1).nonzero().squeeze(1)
+        else:
+            upper_scores = similarity.masked_fill(~fallback, float("-inf")).reshape(-1)
+            order = torch.argsort(upper_scores, descending=True, stable=True)
+            listed = order[: int(fallback.sum())]
+        picked = listed[draws.randperm(listed.shape[0])[:count]]
+        return picked // size, picked % size
+
+
+class MSMix(MixingModule):
+    """MS-Mix between encode and fuse (SPEC section 4).
+
+    Args:
+        state_dims: the last dimension of (z_t, z_a, z_v), one SIG predictor each.
+        alpha: Beta(alpha, alpha) for the base ratio, one draw per pair shared by modalities.
+        threshold: SASS threshold delta on the normalised similarity.
+        num_mix: mixed samples per batch (``None`` = B).
+        label_scale: R, the divisor of |u| in SAL's distributions.
+        polarity_aware: partners must share the label sign.
+        reference_mode: candidate order and draw order of the reference.
+        num_heads: SIG attention heads.
+    """
+
+    def __init__(self, state_dims: tuple[int, int, int], alpha: float = 2.0, threshold: float = 0.4,
+                 num_mix: int | None = None, label_scale: float = 3.0, polarity_aware: bool = False,
+                 reference_mode: bool = False, num_heads: int = 4):
+        super().__init__(num_mix)
+        self.alpha = float(alpha)
+        self.label_scale = float(label_scale)
+        self.selector = PartnerSelector(float(threshold), polarity_aware, reference_mode)
+        self.predictors = nn.ModuleList(IntensityPredictor(dim, num_heads) for dim in state_dims)
+
+    def intensities(self, states: States) -> torch.Tensor:
+        """SIG intensities [B, 3] (t, a, v), each in (-3, 3)."""
+        return torch.stack([predictor(state) for predictor, state in zip(self.predictors, states)], dim=1)
+
+    def forward(self, states: States, labels: torch.Tensor, draws: RandomDraws) -> MixResult:
+        labels = labels.reshape(-1, 1)
+        intensities = self.intensities(states)
+        similarity = normalise_similarity(modality_similarity(states))
+        index1, index2 = self.selector.select(similarity, labels, self.mix_count(labels.shape[0]), draws)
+        base = draws.beta(self.alpha, index1.shape[0]).to(intensities.dtype)
+        lambdas = tuple((base + adaptive_ratio(minmax_batch(column.abs()), index1, index2)) / 2
+                        for column in intensities.unbind(dim=1))
+        label_lambda = sum(lambdas) / 3
+        mixed_labels = broadcast_rows(label_lambda, labels) * labels[index1] + (
+            1 - broadcast_rows(label_lambda, labels)) * labels[index2]
+        return MixResult(
+            mixed_states=mix_pairs(states, index1, index2, lambdas),
+            mixed_labels=mixed_labels,
+            index1=index1,
+            index2=index2,
+            label_lambda=label_lambda,
+            extra_loss=sentiment_alignment_loss(intensities, labels, self.label_scale),
+            intensities=intensities,
+        )

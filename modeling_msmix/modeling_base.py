@@ -1,0 +1,240 @@
+"""``MSAPreTrainedModel``: the shared forward of every msmix backbone, and ``MSAModelOutput``.
+
+A backbone subclasses ``MSAPreTrainedModel`` and implements two methods:
+
+- ``encode(text_features, audio_features, vision_features, text_mask, audio_mask, vision_mask,
+  input_ids=None, attention_mask=None) -> (z_t, z_a, z_v)``, each [B, d] or [B, T, d];
+- ``fuse(z_t, z_a, z_v) -> (prediction [N, 1], aux_loss scalar tensor or None)``.
+
+Its ``__init__`` builds its layers, calls ``self.setup_augmentation((d_t, d_a, d_v))`` with the
+last dims of its states, then ``self.post_init()``. The forward here encodes; in training mode
+with labels, B >= 2 and an augmentation configured it mixes the states (MS-Mix or a baseline),
+fuses the originals and the mixed rows in one pass, and adds the task, mixed, SAL and auxiliary
+losses. Evaluation never mixes.
+"""
+
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers.utils import ModelOutput
+
+from .configuration_base import MSAConfig
+from .mixing_base import MixResult, RandomDraws, States
+from .mixing_factory import build_augmentation
+from .mixing_msmix import MSMix
+
+MODALITY_NAMES = ("text", "audio", "vision")
+
+
+@dataclass
+class MSAModelOutput(ModelOutput):
+    """Output of every msmix model.
+
+    Attributes:
+        loss: total loss (only when labels are given); the sum of ``loss_parts``.
+        logits: predictions [B, 1] for the B input samples (never the mixed rows).
+        loss_parts: weighted parts of the loss: ``task``, and when present ``mixed``, ``sal``, ``aux``.
+        intensities: MS-Mix SIG intensities [B, 3] (t, a, v) when MS-Mix is configured.
+        text_state, audio_state, vision_state: the unimodal states from ``encode``.
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    loss_parts: dict[str, torch.Tensor] | None = None
+    intensities: torch.FloatTensor | None = None
+    text_state: torch.FloatTensor | None = None
+    audio_state: torch.FloatTensor | None = None
+    vision_state: torch.FloatTensor | None = None
+
+
+def regression_loss(loss_type: str):
+    """Element-wise (``reduction='none'``) regression loss for ``l1`` or ``mse``."""
+    if loss_type == "l1":
+        return lambda prediction, target: F.l1_loss(prediction, target, reduction="none")
+    return lambda prediction, target: F.mse_loss(prediction, target, reduction="none")
+
+
+def mix_generator(mix_seed: torch.Tensor | int | None, device: torch.device) -> torch.Generator | None:
+    """A generator on ``device`` seeded with ``mix_seed`` (one host read of the seed), or ``None``."""
+    if mix_seed is None:
+        return None
+    generator = torch.Generator(device=device)
+    generator.manual_seed(int(mix_seed))
+    return generator
+
+
+class MSAPreTrainedModel(PreTrainedModel):
+    """Base class of the msmix backbones: shared forward, mixing, losses and weight init."""
+
+    config_class = MSAConfig
+    base_model_prefix = "msa"
+    main_input_name = "text_features"
+    accepts_loss_kwargs = False
+
+    def __init__(self, config: MSAConfig):
+        super().__init__(config)
+        self._augmentation_ready = False
+
+    def setup_augmentation(self, state_dims: tuple[int, int, int]) -> None:
+        """Build the configured mixing module for states whose last dims are ``state_dims``."""
+        self.augmentation = build_augmentation(self.config, state_dims)
+        self._augmentation_ready = True
+
+    def encode(self, text_features: torch.Tensor, audio_features: torch.Tensor, vision_features: torch.Tensor,
+               text_mask: torch.Tensor, audio_mask: torch.Tensor, vision_mask: torch.Tensor,
+               input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None) -> States:
+        """Per-modality states (z_t, z_a, z_v), each [B, d] or [B, T, d]."""
+        raise NotImplementedError(f"{type(self).__name__} must implement encode")
+
+    def fuse(self, text_state: torch.Tensor, audio_state: torch.Tensor,
+             vision_state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(prediction [N, 1], auxiliary loss or None) for N rows of states."""
+        raise NotImplementedError(f"{type(self).__name__} must implement fuse")
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """PyTorch's default initialisation, written with ``torch.nn.init``."""
+        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+            nn.init.kaiming_uniform_(module.weight, a=5**0.5)
+            if module.bias is not None:
+                fan_in = module.weight[0].numel()
+                bound = 1 / fan_in**0.5 if fan_in > 0 else 0.0
+                nn.init.uniform_(module.bias, -bound, bound)
+        elif isinstance(module, nn.MultiheadAttention):
+            module._reset_parameters()
+        elif isinstance(module, (nn.LSTM, nn.GRU, nn.RNN)):
+            bound = 1 / module.hidden_size**0.5
+            for parameter in module.parameters():
+                nn.init.uniform_(parameter, -bound, bound)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight)
+        elif isinstance(module, (nn.LayerNorm, nn.BatchNorm1d)):
+            if module.weight is not None:
+                nn.init.ones_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+    def _check_inputs(self, features: tuple[torch.Tensor, ...], masks: tuple[torch.Tensor | None, ...],
+                      labels: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+        expected = self.config.feature_dims
+        batch_size = features[0].shape[0] if features[0].dim() > 0 else -1
+        filled = []
+        for name, tensor, mask, dim in zip(MODALITY_NAMES, features, masks, expected):
+            if tensor.dim() != 3 or tensor.shape[0] != batch_size or tensor.shape[2] != dim:
+                raise ValueError(
+                    f"{name}_features must be [B, L, {dim}] with the batch size of text_features "
+                    f"({batch_size}), got {tuple(tensor.shape)}")
+            if mask is None:
+                mask = torch.ones(tensor.shape[:2], dtype=torch.bool, device=tensor.device)
+            elif tuple(mask.shape) != tuple(tensor.shape[:2]):
+                raise ValueError(f"{name}_mask must be [B, L] = {tuple(tensor.shape[:2])}, got {tuple(mask.shape)}")
+            filled.append(mask.bool())
+        if labels is not None and labels.numel() != batch_size:
+            raise ValueError(f"labels must hold one value per sample ({batch_size}), got shape {tuple(labels.shape)}")
+        return tuple(filled)
+
+    def _encode_checked(self, features, masks, input_ids, attention_mask) -> States:
+        if not self._augmentation_ready:
+            raise RuntimeError(f"{type(self).__name__}.__init__ must call self.setup_augmentation(state_dims)")
+        states = self.encode(*features, *masks, input_ids=input_ids, attention_mask=attention_mask)
+        if len(states) != 3 or any(s.shape[0] != features[0].shape[0] for s in states):
+            raise ValueError(f"{type(self).__name__}.encode must return three states with the batch axis first")
+        return tuple(states)
+
+    def _adversarial_states(self, mix: MixResult, labels: torch.Tensor, loss_fn) -> MixResult:
+        """Apply a gradient-based perturbation to the mixed states (AdvMixUp)."""
+        leaves = tuple(state.detach().requires_grad_(True) for state in mix.mixed_states)
+        with torch.enable_grad():
+            prediction, _ = self.fuse(*leaves)
+            gradients = torch.autograd.grad(mix.mixed_loss(prediction, labels, loss_fn), leaves)
+        return replace(mix, mixed_states=self.augmentation.perturb(mix.mixed_states, gradients))
+
+    def forward(
+        self,
+        text_features: torch.Tensor,
+        audio_features: torch.Tensor,
+        vision_features: torch.Tensor,
+        text_mask: torch.Tensor | None = None,
+        audio_mask: torch.Tensor | None = None,
+        vision_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        mix_seed: torch.Tensor | int | None = None,
+    ) -> MSAModelOutput:
+        """Encode, mix in training (never in eval), fuse, and add up the losses.
+
+        Args:
+            text_features, audio_features, vision_features: [B, L_m, D_m] zero-padded features.
+            text_mask, audio_mask, vision_mask: bool [B, L_m], True on real steps (all True if omitted).
+            labels: [B] sentiment scores; the loss is computed only when given.
+            input_ids, attention_mask: optional token ids for backbones with a text encoder.
+            mix_seed: seeds the mixing draws (reproducible, independent of the process count).
+        """
+        features = (text_features, audio_features, vision_features)
+        masks = self._check_inputs(features, (text_mask, audio_mask, vision_mask), labels)
+        states = self._encode_checked(features, masks, input_ids, attention_mask)
+        batch_size = text_features.shape[0]
+        targets = labels.reshape(-1).to(states[0].dtype) if labels is not None else None
+        loss_fn = regression_loss(self.config.loss_type)
+
+        mix = None
+        if self.training and self.augmentation is not None and targets is not None and batch_size >= 2:
+            draws = RandomDraws(mix_generator(mix_seed, text_features.device), text_features.device)
+            mix = self.augmentation(states, targets, draws)
+            if self.augmentation.needs_loss_gradient:
+                mix = self._adversarial_states(mix, targets, loss_fn)
+            fuse_inputs = tuple(torch.cat([state, mixed]) for state, mixed in zip(states, mix.mixed_states))
+        else:
+            fuse_inputs = states
+        prediction, aux_loss = self.fuse(*fuse_inputs)
+        logits = prediction[:batch_size]
+
+        intensities = None
+        if mix is not None and mix.intensities is not None:
+            intensities = mix.intensities
+        elif isinstance(self.augmentation, MSMix):
+            intensities = self.augmentation.intensities(states)
+
+        loss, loss_parts = None, None
+        if targets is not None:
+            loss_parts = {"task": loss_fn(logits.reshape(-1), targets).mean()}
+            if mix is not None:
+                mixed_loss = mix.mixed_loss(prediction[batch_size:], targets, loss_fn)
+                loss_parts["mixed"] = self.config.mixed_loss_weight * mixed_loss
+                if mix.extra_loss is not None:
+                    loss_parts["sal"] = self.config.sal_weight * mix.extra_loss
+            if aux_loss is not None:
+                loss_parts["aux"] = aux_loss
+            loss = sum(loss_parts.values())
+
+        return MSAModelOutput(
+            loss=loss,
+            logits=logits,
+            loss_parts=loss_parts,
+            intensities=intensities,
+            text_state=states[0],
+            audio_state=states[1],
+            vision_state=states[2],
+        )
+
+    @torch.no_grad()
+    def predict_intensities(
+        self,
+        text_features: torch.Tensor,
+        audio_features: torch.Tensor,
+        vision_features: torch.Tensor,
+        text_mask: torch.Tensor | None = None,
+        audio_mask: torch.Tensor | None = None,
+        vision_mask: torch.Tensor | None = None,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """MS-Mix SIG intensities [B, 3] (t, a, v) of a batch; requires ``augmentation="msmix"``."""
+        if not isinstance(self.augmentation, MSMix):
+            raise ValueError(f"intensities need augmentation='msmix', this model has {self.config.augmentation!r}")
+        features = (text_features, audio_features, vision_features)
+        masks = self._check_inputs(features, (text_mask, audio_mask, vision_mask), None)
+        return self.augmentation.intensities(self._encode_checked(features, masks, input_ids, attention_mask))
