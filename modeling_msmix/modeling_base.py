@@ -83,6 +83,14 @@ class MSAPreTrainedModel(PreTrainedModel):
         self.augmentation = build_augmentation(self.config, state_dims)
         self._augmentation_ready = True
 
+    def post_init(self) -> None:
+        """Check that the subclass built its mixing module, then run transformers' post_init."""
+        if not self._augmentation_ready:
+            raise RuntimeError(
+                f"{type(self).__name__}.__init__ must call self.setup_augmentation((d_t, d_a, d_v)) with the "
+                "last dims of the states encode returns, before self.post_init()")
+        super().post_init()
+
     def encode(self, text_features: torch.Tensor, audio_features: torch.Tensor, vision_features: torch.Tensor,
                text_mask: torch.Tensor, audio_mask: torch.Tensor, vision_mask: torch.Tensor,
                input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None) -> States:
