@@ -46,6 +46,8 @@ class MixResult:
         """
         predictions = predictions.reshape(-1)
         labels = labels.reshape(-1)
+        if predictions.numel() == 0:
+            return predictions.sum()
         if self.label_weights is not None:
             per_label = loss_fn(predictions[:, None].expand(-1, labels.shape[0]), labels[None, :].expand_as(
                 self.label_weights))
