@@ -15,8 +15,6 @@ import numpy as np
 import torch
 from transformers import AutoFeatureExtractor, AutoModel
 
-from .text_features import model_revision
-
 
 class AudioTooShortError(ValueError):
     """The waveform is shorter than the model's receptive field: no frame can be computed."""
@@ -44,7 +42,6 @@ class AudioEncoder:
         self.feature_extractor = AutoFeatureExtractor.from_pretrained(name_or_path, revision=revision)
         self.model = AutoModel.from_pretrained(name_or_path, revision=revision).eval().to(device)
         self.device = device
-        self.revision = model_revision(self.model, name_or_path)
         rate = getattr(self.feature_extractor, "sampling_rate", None)
         if not rate:
             raise ValueError(f"the feature extractor of {name_or_path} names no sampling_rate; cannot resample audio for it")

@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoModel, AutoTokenizer, PreTrainedModel
-
-
-def model_revision(model: PreTrainedModel, name_or_path: str) -> str:
-    """The commit the weights came from (``_commit_hash``), else ``local:<absolute path>``."""
-    commit = getattr(model.config, "_commit_hash", None)
-    if commit:
-        return str(commit)
-    if Path(name_or_path).exists():
-        return f"local:{Path(name_or_path).resolve()}"
-    return "unknown"
+from transformers import AutoModel, AutoTokenizer
 
 
 @dataclass
@@ -37,7 +26,6 @@ class TextEncoder:
         self.tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision)
         self.model = AutoModel.from_pretrained(name_or_path, revision=revision).eval().to(device)
         self.device = device
-        self.revision = model_revision(self.model, name_or_path)
         limit = getattr(self.model.config, "max_position_embeddings", None) or 512
         self.max_length = min(max_length or limit, limit)
 

@@ -15,7 +15,6 @@ import numpy as np
 import torch
 from transformers import AutoImageProcessor, AutoModel
 
-from .text_features import model_revision
 
 HAAR_CASCADE = "haarcascade_frontalface_default.xml"
 
@@ -68,7 +67,6 @@ class VisionEncoder:
         self.processor = AutoImageProcessor.from_pretrained(name_or_path, revision=revision)
         self.model = AutoModel.from_pretrained(name_or_path, revision=revision).eval().to(device)
         self.device = device
-        self.revision = model_revision(self.model, name_or_path)
         self.pooling = pooling
         self.batch_size = batch_size
 

@@ -1,0 +1,294 @@
+"""Raw clips (video, audio, transcript) -> an MSA ``DatasetDict`` in the project schema.
+
+CLI::
+
+    python -m data_processing.extract --manifest clips.csv --output data/my_msa \\
+        [--text_model bert-base-uncased] [--audio_model facebook/wav2vec2-base] \\
+        [--vision_model google/vit-base-patch16-224-in21k] [--num_proc 2] [--device auto] [--strict]
+
+What happens (see :func:`build_dataset`):
+
+1. The manifest (or folder, see :mod:`data_processing.manifest`) is read; every sample gets a
+   split. Labels: a manifest without any label is *unlabeled* (inference or feature export
+   only): every row gets ``label`` 0.0 and the metadata notes say so. In a labelled manifest
+   a row without a label, or with a label outside the dataset's range, is an error record.
+2. ``datasets.map`` (batched, with a progress bar, ``num_proc`` workers) runs
+   :class:`~data_processing.sample_extractor.SampleExtractor` on each sample; models are loaded
+   once per worker, on ``device``. Each finished sample is cached on disk
+   (:mod:`data_processing.extraction_cache`), so an interrupted run resumes where it stopped
+   and a repeated run loads no model at all.
+3. Samples with an error are left out, warnings are kept (see
+   :mod:`data_processing.error_report`); the report is written to ``<output>/extraction_report.json``
+   and summarised on stdout. ``--strict`` makes any record a failure (nothing is saved but the report).
+4. The ``DatasetDict`` is saved with ``save_to_disk`` and carries an :class:`MSAMetadata` naming
+   the extractors with their revisions and holding the :class:`ExtractionConfig`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from datasets import Dataset, DatasetDict, Features, Value
+from transformers import AutoConfig, AutoFeatureExtractor, HfArgumentParser
+
+from .error_report import ERROR, ExtractionReport, Issue
+from .extraction_cache import SampleCache, sample_key
+from .extraction_config import ExtractionConfig
+from .manifest import ManifestEntry, load_entries
+from .sample_extractor import (
+    ExtractionError,
+    SampleOutcome,
+    extract_sample,
+    load_sample_extractor,
+    resolve_device,
+)
+from .schema import LABEL_RANGES, MODALITIES, SPLITS, MSAMetadata, attach_metadata, feature_column, msa_features
+
+__all__ = ["ExtractionError", "ExtractionFailed", "RunArguments", "build_dataset", "extract_sample", "main",
+           "run_extraction"]
+
+REPORT_NAME = "extraction_report.json"
+_EXTRA_COLUMNS = ("split", "_ok", "_cached", "_issues", "_stats")
+_ENTRY_FEATURES = Features({
+    "id": Value("string"), "video": Value("string"), "text": Value("string"),
+    "audio": Value("string"), "label": Value("float64"), "split": Value("string"),
+})
+_MODEL_KEYS = {"text": ("text_model", "text_revision"), "audio": ("audio_model", "audio_revision"),
+               "vision": ("vision_model", "vision_revision")}
+
+
+class ExtractionFailed(RuntimeError):
+    """``--strict`` was set and some sample has an error or a warning."""
+
+
+@dataclass
+class RunArguments:
+    """Where the clips come from, where the dataset goes, and how the run is executed."""
+
+    manifest: str = field(metadata={"help": "manifest .csv/.jsonl, or a folder laid out by the folder convention"})
+    output: str = field(metadata={"help": "folder the DatasetDict is saved to (save_to_disk)"})
+    cache_dir: str | None = field(
+        default=None, metadata={"help": "per-sample result cache (default: <output>-extraction-cache beside the output)"}
+    )
+    report: str | None = field(default=None, metadata={"help": f"JSON report path (default: <output>/{REPORT_NAME})"})
+    strict: bool = field(default=False, metadata={"help": "fail if any sample has an error or a warning"})
+    num_proc: int | None = field(default=None, metadata={"help": "worker processes for datasets.map"})
+    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, cuda:1 ..."})
+    batch_size: int = field(default=8, metadata={"help": "samples per datasets.map batch"})
+
+
+def default_cache_dir(output: str | Path) -> Path:
+    """``<output>-extraction-cache`` beside the output folder."""
+    output = Path(output)
+    return output.parent / f"{output.name}-extraction-cache"
+
+
+def _model_revision(model_config: Any, name_or_path: str) -> str:
+    commit = getattr(model_config, "_commit_hash", None)
+    if commit:
+        return str(commit)
+    if Path(name_or_path).exists():
+        return f"local:{Path(name_or_path).resolve()}"
+    return "unknown"
+
+
+def describe_models(config: ExtractionConfig) -> tuple[dict[str, int], dict[str, str], ExtractionConfig]:
+    """Feature dims and revisions of the configured models, read from their configs (no weights loaded).
+
+    Returns the dims, the ``extractors`` entries (``name@revision``) and ``config`` with the
+    revisions pinned to the commits found on the Hub (local folders keep ``None``).
+    """
+    dims, names, pinned = {}, {}, {}
+    for modality, (name_key, revision_key) in _MODEL_KEYS.items():
+        name, revision = getattr(config, name_key), getattr(config, revision_key)
+        model_config = AutoConfig.from_pretrained(name, revision=revision)
+        dims[modality] = int(model_config.hidden_size)
+        resolved = _model_revision(model_config, name)
+        names[modality] = f"{name}@{resolved}"
+        if not resolved.startswith("local:") and resolved != "unknown":
+            pinned[revision_key] = resolved
+    return dims, names, dataclasses.replace(config, **pinned)
+
+
+def _normalization(config: ExtractionConfig) -> dict[str, str]:
+    extractor = AutoFeatureExtractor.from_pretrained(config.audio_model, revision=config.audio_revision)
+    waveform = "zero-mean unit-variance per chunk" if getattr(extractor, "do_normalize", False) else "raw"
+    pooled = f", mean-pooled to {config.audio_frame_rate:g} frames/s" if config.audio_frame_rate else ""
+    return {
+        "text": "none (last hidden state of the text model, [CLS] and [SEP] included)",
+        "audio": f"none on the features; waveform {waveform} before the model{pooled}",
+        "vision": f"none on the features; face crops normalised by the image processor ({config.vision_pooling} vector)",
+    }
+
+
+def _empty_columns(entry: ManifestEntry, dims: dict[str, int]) -> dict[str, Any]:
+    columns: dict[str, Any] = {"id": entry.id, "text": entry.text, "input_ids": [], "attention_mask": []}
+    for modality in MODALITIES:
+        columns[feature_column(modality)] = np.zeros((0, dims[modality]), np.float32)
+        columns[f"{modality}_length"] = 0
+    return columns
+
+
+def _extract_batch(
+    batch: dict[str, list], rank: int | None, *, config: dict[str, Any], device: str, cache_dir: str,
+    dims: dict[str, int], threads: int | None,
+) -> dict[str, list]:
+    """``datasets.map`` function: cached outcome or fresh extraction per sample, as columns."""
+    extraction = ExtractionConfig.from_dict(config)
+    cache = SampleCache(cache_dir)
+    rows = []
+    for index in range(len(batch["id"])):
+        entry = ManifestEntry(**{name: batch[name][index] for name in _ENTRY_FEATURES})
+        key = sample_key(entry, extraction.fingerprint())
+        outcome = cache.load(key)
+        cached = outcome is not None
+        if outcome is None:
+            if threads:
+                torch.set_num_threads(threads)
+            extractor = load_sample_extractor(extraction, resolve_device(device, rank))
+            try:
+                outcome = extractor.extract(entry.id, entry.video, entry.text, entry.audio)
+            except Exception as error:  # recorded per sample, not cached: the next run retries it
+                outcome = SampleOutcome(None, [Issue(entry.id, ERROR, "extraction_failed", f"{type(error).__name__}: {error}")])
+            else:
+                cache.save(key, outcome)
+        columns = outcome.columns or _empty_columns(entry, dims)
+        rows.append({
+            **columns,
+            "label": 0.0 if entry.label is None else entry.label,
+            "split": entry.split,
+            "_ok": outcome.columns is not None,
+            "_cached": cached,
+            "_issues": json.dumps([dataclasses.asdict(issue) for issue in outcome.issues]),
+            "_stats": json.dumps(outcome.stats),
+        })
+    return {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
+
+
+def _label_issues(entries: list[ManifestEntry], label_range: tuple[float, float]) -> tuple[list[Issue], bool]:
+    """Label errors of a labelled manifest, and whether the manifest is unlabeled."""
+    if all(entry.label is None for entry in entries):
+        return [], True
+    low, high = label_range
+    issues = []
+    for entry in entries:
+        if entry.label is None:
+            issues.append(Issue(entry.id, ERROR, "missing_label", "the manifest has labels but none for this sample"))
+        elif not low <= entry.label <= high:
+            issues.append(Issue(entry.id, ERROR, "label_out_of_range", f"label {entry.label} outside [{low}, {high}]"))
+    return issues, False
+
+
+def build_dataset(
+    entries: list[ManifestEntry],
+    config: ExtractionConfig,
+    *,
+    cache_dir: str | Path,
+    num_proc: int | None = None,
+    device: str = "auto",
+    batch_size: int = 8,
+    source: str = "",
+) -> tuple[DatasetDict, ExtractionReport]:
+    """Extract every entry (see the module docstring); return the dataset and the report.
+
+    Every entry needs a split (:func:`data_processing.manifest.load_entries` assigns them).
+    The dataset has the splits that kept at least one sample, in the order train, validation, test.
+    """
+    dims, extractor_names, pinned = describe_models(config)
+    label_range = (
+        config.label_min if config.label_min is not None else LABEL_RANGES[config.dataset_kind][0],
+        config.label_max if config.label_max is not None else LABEL_RANGES[config.dataset_kind][1],
+    )
+    report = ExtractionReport(total=len(entries))
+    label_issues, unlabeled = _label_issues(entries, label_range)
+    report.issues += label_issues
+    refused = {issue.id for issue in label_issues}
+    todo = [dataclasses.asdict(entry) for entry in entries if entry.id not in refused]
+    metadata = MSAMetadata(
+        dataset_kind=config.dataset_kind, label_min=label_range[0], label_max=label_range[1],
+        text_dim=dims["text"], audio_dim=dims["audio"], vision_dim=dims["vision"],
+        extractors=extractor_names, extraction=pinned.to_dict(), normalization=_normalization(pinned), source=source,
+    )
+    output_features = msa_features(metadata, token_ids=True)
+    output_features.update({"split": Value("string"), "_ok": Value("bool"), "_cached": Value("bool"),
+                            "_issues": Value("string"), "_stats": Value("string")})
+    threads = max(1, (os.cpu_count() or 1) // num_proc) if num_proc and num_proc > 1 else None
+    mapped = Dataset.from_list(todo, features=_ENTRY_FEATURES).map(
+        _extract_batch, batched=True, batch_size=batch_size, with_rank=True, num_proc=num_proc,
+        remove_columns=list(_ENTRY_FEATURES), features=output_features, desc="extracting features",
+        fn_kwargs={"config": pinned.to_dict(), "device": device, "cache_dir": str(cache_dir), "dims": dims,
+                   "threads": threads},
+        load_from_cache_file=False,
+    )
+    bookkeeping = mapped.select_columns(list(_EXTRA_COLUMNS) + ["id"]).to_dict()
+    for sample_id, issues, stats in zip(bookkeeping["id"], bookkeeping["_issues"], bookkeeping["_stats"]):
+        report.issues += [Issue(**issue) for issue in json.loads(issues)]
+        if stats != "{}":
+            report.sample_stats[sample_id] = json.loads(stats)
+    report.from_cache = int(sum(bookkeeping["_cached"]))
+    splits = {}
+    for split in SPLITS:
+        rows = [i for i, (ok, name) in enumerate(zip(bookkeeping["_ok"], bookkeeping["split"])) if ok and name == split]
+        if rows:
+            splits[split] = mapped.select(rows).remove_columns(list(_EXTRA_COLUMNS))
+    report.split_sizes = {name: split.num_rows for name, split in splits.items()}
+    metadata.notes = {
+        "unlabeled": unlabeled,
+        "label_note": "no labels in the manifest: every label is 0.0; do not train on this dataset" if unlabeled
+        else "labels from the manifest",
+        "samples": report.total, "errors": len(report.errors), "warnings": len(report.warnings),
+        "frames_without_face": report.to_dict()["summary"]["frames_without_face"],
+    }
+    return attach_metadata(DatasetDict(splits), metadata), report
+
+
+def run_extraction(args: RunArguments, config: ExtractionConfig) -> DatasetDict:
+    """The CLI's work: read the manifest, build, report, save.
+
+    Raises:
+        ExtractionFailed: ``args.strict`` and some sample has a record, or no sample could be extracted.
+    """
+    entries = load_entries(args.manifest)
+    cache_dir = args.cache_dir or default_cache_dir(args.output)
+    dataset, report = build_dataset(
+        entries, config, cache_dir=cache_dir, num_proc=args.num_proc, device=args.device,
+        batch_size=args.batch_size, source=str(Path(args.manifest).resolve()),
+    )
+    report_path = Path(args.report) if args.report else Path(args.output) / REPORT_NAME
+    print(report.summary())
+    if args.strict and report.issues:
+        report.save(report_path)
+        raise ExtractionFailed(f"--strict: {len(report.issues)} sample record(s); see {report_path}")
+    if not dataset:
+        report.save(report_path)
+        raise ExtractionFailed(f"no sample could be extracted; see {report_path}")
+    missing = [split for split in SPLITS if split not in dataset]
+    if missing:
+        print(f"note: split(s) {missing} are empty; trainer/run.py needs train, validation and test")
+    dataset.save_to_disk(args.output)
+    report.save(report_path)
+    print(f"saved {args.output}; report {report_path}")
+    return dataset
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m data_processing.extract``; returns the exit status."""
+    args, config = HfArgumentParser((RunArguments, ExtractionConfig)).parse_args_into_dataclasses(args=argv)
+    try:
+        run_extraction(args, config)
+    except ExtractionFailed as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
