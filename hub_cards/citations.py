@@ -1,0 +1,59 @@
+"""BibTeX of MS-Mix and of the six backbones' papers, and the backbones' display names."""
+
+MSMIX_CITATION = """@misc{zhu2025msmix,
+  title         = {MS-Mix: Unveiling the Power of Mixup for Multimodal Sentiment Analysis},
+  author        = {Zhu, Hongyu and Chen, Lin and Jin, Xin and Shang, Mingsheng},
+  year          = {2025},
+  eprint        = {2510.11579},
+  archivePrefix = {arXiv},
+  primaryClass  = {cs.CV}
+}"""
+
+BACKBONE_TITLES: dict[str, str] = {
+    "tfn": "TFN",
+    "lmf": "LMF",
+    "mult": "MulT",
+    "misa": "MISA",
+    "almt": "ALMT",
+    "glomo": "GLoMo",
+}
+
+BACKBONE_CITATIONS: dict[str, str] = {
+    "tfn": """@inproceedings{zadeh2017tensor,
+  title     = {Tensor Fusion Network for Multimodal Sentiment Analysis},
+  author    = {Zadeh, Amir and Chen, Minghai and Poria, Soujanya and Cambria, Erik and Morency, Louis-Philippe},
+  booktitle = {Proceedings of the 2017 Conference on Empirical Methods in Natural Language Processing},
+  pages     = {1103--1114},
+  year      = {2017}
+}""",
+    "lmf": """@inproceedings{liu2018efficient,
+  title     = {Efficient Low-rank Multimodal Fusion With Modality-Specific Factors},
+  author    = {Liu, Zhun and Shen, Ying and Lakshminarasimhan, Varun Bharadhwaj and Liang, Paul Pu and Zadeh, Amir and Morency, Louis-Philippe},
+  booktitle = {Proceedings of the 56th Annual Meeting of the Association for Computational Linguistics},
+  year      = {2018}
+}""",
+    "mult": """@inproceedings{tsai2019multimodal,
+  title     = {Multimodal Transformer for Unaligned Multimodal Language Sequences},
+  author    = {Tsai, Yao-Hung Hubert and Bai, Shaojie and Liang, Paul Pu and Kolter, J. Zico and Morency, Louis-Philippe and Salakhutdinov, Ruslan},
+  booktitle = {Proceedings of the 57th Annual Meeting of the Association for Computational Linguistics},
+  year      = {2019}
+}""",
+    "misa": """@inproceedings{hazarika2020misa,
+  title     = {MISA: Modality-Invariant and -Specific Representations for Multimodal Sentiment Analysis},
+  author    = {Hazarika, Devamanyu and Zimmermann, Roger and Poria, Soujanya},
+  booktitle = {Proceedings of the 28th ACM International Conference on Multimedia},
+  year      = {2020}
+}""",
+    "almt": """@inproceedings{zhang2023learning,
+  title     = {Learning Language-guided Adaptive Hyper-modality Representation for Multimodal Sentiment Analysis},
+  author    = {Zhang, Haoyu and Wang, Yu and Yin, Guanghao and Liu, Kejun and Liu, Yuanyuan and Yu, Tianshu},
+  booktitle = {Proceedings of the 2023 Conference on Empirical Methods in Natural Language Processing},
+  year      = {2023}
+}""",
+    "glomo": """@inproceedings{glomo2024,
+  title     = {GLoMo: Global-Local Modal Fusion for Multimodal Sentiment Analysis},
+  booktitle = {Proceedings of the 32nd ACM International Conference on Multimedia},
+  year      = {2024},
+  doi       = {10.1145/3664647.3681527}
+}""",
+}

@@ -1,0 +1,145 @@
+"""Publish trained models and MSA datasets on the Hugging Face Hub, with their cards.
+
+Both functions use only ``huggingface_hub``'s public API (``HfApi.create_repo``,
+``upload_folder``, ``upload_file``) and ``datasets``' own ``DatasetDict.push_to_hub``. The Hub
+endpoint is ``HF_ENDPOINT`` (read by ``huggingface_hub`` at import) unless ``endpoint`` is given.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from datasets import DatasetDict
+from huggingface_hub import CommitInfo, DatasetCard, HfApi
+from transformers import PreTrainedModel, TrainingArguments
+
+from .dataset_card import build_dataset_card
+from .model_card import build_model_card
+
+
+def save_model_for_hub(
+    model: PreTrainedModel,
+    output_dir: str | Path,
+    *,
+    repo_id: str = "<user>/<model>",
+    dataset_id: str | None = None,
+    results: Mapping[str, Any] | None = None,
+    training_args: TrainingArguments | Mapping[str, Any] | None = None,
+    license: str | None = "apache-2.0",
+) -> Path:
+    """Write what a Hub model repo holds into ``output_dir`` and return it.
+
+    That is ``model.safetensors``, ``config.json`` with ``auto_map``, the modeling files
+    (copied by ``save_pretrained`` because the classes are registered for the Auto classes) and
+    ``README.md`` (the model card, see :func:`hub_cards.model_card.build_model_card`).
+    """
+    output_dir = Path(output_dir)
+    type(model.config).register_for_auto_class()
+    type(model).register_for_auto_class("AutoModel")
+    model.save_pretrained(output_dir)
+    card = build_model_card(
+        model.config,
+        repo_id=repo_id,
+        dataset_id=dataset_id,
+        results=results,
+        training_args=training_args,
+        license=license,
+    )
+    card.save(output_dir / "README.md")
+    return output_dir
+
+
+def push_trained_model(
+    model: PreTrainedModel,
+    repo_id: str,
+    *,
+    dataset_id: str | None = None,
+    results: Mapping[str, Any] | None = None,
+    training_args: TrainingArguments | Mapping[str, Any] | None = None,
+    license: str | None = "apache-2.0",
+    private: bool | None = None,
+    token: str | None = None,
+    endpoint: str | None = None,
+    commit_message: str = "Upload msmix model",
+) -> CommitInfo:
+    """Publish a trained model so that ``AutoModel.from_pretrained(repo_id, trust_remote_code=True)`` works.
+
+    Creates the repo if needed (``exist_ok``) and uploads, in one commit, the folder that
+    :func:`save_model_for_hub` writes: safetensors weights, config with ``auto_map``, the
+    modeling code and the model card filled from the run.
+
+    Args:
+        model: the trained model (an msmix ``MSAPreTrainedModel``); its ``config.dataset_metadata``
+            should hold the dataset's ``MSAMetadata`` dict (the trainer sets it).
+        repo_id: ``"user/name"`` on the Hub.
+        dataset_id: Hub id or name of the training dataset, shown in the card.
+        results: the run's results, e.g. the experiment JSON with per-metric ``{"mean", "std"}``
+            over seeds under ``"test"`` (see :func:`hub_cards.model_card.metric_summaries`).
+        training_args: the run's ``TrainingArguments`` (or their ``to_dict()``).
+        license: licence id of the weights for the card.
+        private, token, endpoint: passed to ``HfApi``/``create_repo``.
+        commit_message: the commit's title.
+
+    Returns:
+        The ``CommitInfo`` of the upload (``.commit_url``, ``.oid``).
+    """
+    api = HfApi(endpoint=endpoint, token=token)
+    repo_url = api.create_repo(repo_id, private=private, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        save_model_for_hub(
+            model,
+            folder,
+            repo_id=repo_url.repo_id,
+            dataset_id=dataset_id,
+            results=results,
+            training_args=training_args,
+            license=license,
+        )
+        return api.upload_folder(repo_id=repo_url.repo_id, folder_path=folder, commit_message=commit_message)
+
+
+def push_dataset(
+    dataset: DatasetDict,
+    repo_id: str,
+    *,
+    license: str | None = None,
+    pretty_name: str | None = None,
+    private: bool | None = None,
+    token: str | None = None,
+) -> CommitInfo:
+    """Publish an msmix ``DatasetDict`` with its card, so that ``load_dataset(repo_id)`` restores its metadata.
+
+    ``DatasetDict.push_to_hub`` uploads the Parquet shards and a card whose YAML lists the
+    features (``Array2D`` included) and splits, but not ``DatasetInfo.description``, where the
+    ``MSAMetadata`` lives. A second commit therefore replaces ``README.md`` with the msmix card
+    (see :mod:`hub_cards.dataset_card`), which keeps that YAML and adds the metadata JSON as
+    ``dataset_info.description``; ``load_dataset`` reads it back into ``DatasetInfo.description``.
+
+    Args:
+        dataset: an msmix ``DatasetDict`` (it must carry ``MSAMetadata``).
+        repo_id: ``"user/name"`` of the dataset repo.
+        license: the Hub licence id of the source data (the card asks for it when ``None``).
+        pretty_name: display name for the card.
+        private, token: passed to ``push_to_hub``/``HfApi``. The endpoint is ``HF_ENDPOINT``
+            (``datasets`` reads no other), for both commits.
+
+    Returns:
+        The ``CommitInfo`` of the card commit.
+    """
+    dataset.push_to_hub(repo_id, private=private, token=token)
+    api = HfApi(token=token)
+    repo_id = api.repo_info(repo_id, repo_type="dataset").id
+    pushed = DatasetCard.load(repo_id, repo_type="dataset", token=token)
+    card = build_dataset_card(
+        dataset, repo_id=repo_id, license=license, pretty_name=pretty_name, hub_yaml=pushed.data.to_dict()
+    )
+    return api.upload_file(
+        path_or_fileobj=str(card).encode(),
+        path_in_repo="README.md",
+        repo_id=repo_id,
+        repo_type="dataset",
+        commit_message="Add the msmix dataset card",
+    )
