@@ -30,3 +30,11 @@ def _add_backbone(name: str, config_name: str, model_name: str) -> None:
     __all__.extend([config_name, model_name])
 
 
+
+
+_add_backbone("tfn", "TFNConfig", "TFNModel")
+_add_backbone("lmf", "LMFConfig", "LMFModel")
+_add_backbone("mult", "MulTConfig", "MulTModel")
+_add_backbone("misa", "MISAConfig", "MISAModel")
+_add_backbone("almt", "ALMTConfig", "ALMTModel")
+_add_backbone("glomo", "GLoMoConfig", "GLoMoModel")

@@ -1,0 +1,43 @@
+"""Configuration of MISA, modality-invariant and -specific representations (Hazarika et al., ACM MM 2020)."""
+
+from typing import Any
+
+from .configuration_base import MSAConfig
+
+
+class MISAConfig(MSAConfig):
+    """MISA hyper-parameters (the paper's defaults: 128-d subspaces, CMD similarity with 5 moments).
+
+    Args:
+        hidden_dim: size of the projected utterances and of the shared/private subspaces.
+        dropout: dropout of the prediction head.
+        fusion_num_heads, fusion_num_layers: the transformer over the six subspace vectors.
+        diff_weight, sim_weight, recon_weight: weights of the difference (orthogonality),
+            similarity (CMD) and reconstruction losses.
+        cmd_moments: central moments matched by CMD.
+        text_encoder_name_or_path: an optional Hugging Face text encoder (BERT in the paper) to
+            fine-tune on ``input_ids``; ``None`` reads precomputed ``text_features``.
+        text_encoder_config: the encoder's config, stored on first creation so that a saved model
+            rebuilds it offline (leave ``None``).
+    """
+
+    model_type = "msmix_misa"
+
+    hidden_dim: int = 128
+    dropout: float | int = 0.5
+    fusion_num_heads: int = 2
+    fusion_num_layers: int = 1
+    diff_weight: float | int = 0.3
+    sim_weight: float | int = 1.0
+    recon_weight: float | int = 1.0
+    cmd_moments: int = 5
+    text_encoder_name_or_path: str | None = None
+    text_encoder_config: dict | None = None
+
+    def __post_init__(self, **kwargs: Any) -> None:
+        super().__post_init__(**kwargs)
+        if self.hidden_dim % self.fusion_num_heads:
+            raise ValueError(f"hidden_dim ({self.hidden_dim}) must be divisible by fusion_num_heads "
+                             f"({self.fusion_num_heads})")
+        if self.cmd_moments < 1:
+            raise ValueError(f"cmd_moments must be at least 1, got {self.cmd_moments}")

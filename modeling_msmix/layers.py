@@ -1,0 +1,167 @@
+"""Building blocks shared by the backbones: masked pooling, packed LSTMs, MulT-style transformers.
+
+Masks are bool [B, T] with True on real steps (the collator's contract: right-padded, at least
+one True per row). Every block here gives the same output for a row whatever padding follows it.
+"""
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``x`` [B, T, d] over the real steps of ``mask`` [B, T] -> [B, d]."""
+    weights = mask.to(x.dtype).unsqueeze(-1)
+    return (x * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+
+
+def masked_max(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Max of ``x`` [B, T, d] over the real steps of ``mask`` [B, T] -> [B, d]."""
+    return x.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1)
+
+
+def adaptive_masked_max_pool(x: torch.Tensor, mask: torch.Tensor, bins: int) -> torch.Tensor:
+    """``AdaptiveMaxPool1d(bins)`` over each row's real steps only: [B, T, d] -> [B, bins, d].
+
+    Bin i of a row with L real steps covers steps ``floor(i L / bins) <= t < ceil((i + 1) L / bins)``,
+    exactly as torch's adaptive pooling of the unpadded row.
+    """
+    lengths = mask.sum(dim=1, keepdim=True)
+    edges = torch.arange(bins + 1, device=x.device).unsqueeze(0) * lengths
+    start = torch.div(edges[:, :-1], bins, rounding_mode="floor")
+    end = torch.div(edges[:, 1:] + bins - 1, bins, rounding_mode="floor")
+    steps = torch.arange(x.shape[1], device=x.device).view(1, 1, -1)
+    in_bin = (steps >= start.unsqueeze(-1)) & (steps < end.unsqueeze(-1))
+    values = x.unsqueeze(1).masked_fill(~in_bin.unsqueeze(-1), float("-inf"))
+    return values.amax(dim=2)
+
+
+def last_real_step(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The state of ``x`` [B, T, d] at each row's last real step of ``mask`` -> [B, d]."""
+    steps = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)
+    last = torch.where(mask, steps, torch.zeros_like(steps)).amax(dim=1)
+    return x[torch.arange(x.shape[0], device=x.device), last]
+
+
+def sinusoidal_positions(length: int, dim: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """fairseq/MulT sinusoidal position embeddings of positions 1..length -> [length, dim]."""
+    half = dim // 2
+    scale = math.log(10000) / max(half - 1, 1)
+    frequencies = torch.exp(torch.arange(half, device=device, dtype=torch.float32) * -scale)
+    angles = torch.arange(1, length + 1, device=device, dtype=torch.float32).unsqueeze(1) * frequencies.unsqueeze(0)
+    table = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+    if dim % 2:
+        table = F.pad(table, (0, 1))
+    return table.to(dtype)
+
+
+def packed_lstm(lstm: nn.LSTM, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run a batch-first ``lstm`` on the real steps of each row only.
+
+    Returns the padded outputs [B, T, dirs * h] (zeros at padding) and the final hidden states
+    [layers * dirs, B, h].
+    """
+    lengths = mask.sum(dim=1).clamp_min(1).cpu()
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    outputs, (final_hidden, _) = lstm(packed)
+    outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=x.shape[1])
+    return outputs, final_hidden
+
+
+class CrossmodalTransformerLayer(nn.Module):
+    """One pre-norm MulT block: (cross-modal) multi-head attention, then a ReLU feed-forward net."""
+
+    def __init__(self, dim: int, num_heads: int, attn_dropout: float, relu_dropout: float, res_dropout: float):
+        super().__init__()
+        self.attention = nn.MultiheadAttention(dim, num_heads, dropout=attn_dropout, batch_first=True)
+        self.attention_norm = nn.LayerNorm(dim)
+        self.feed_forward_norm = nn.LayerNorm(dim)
+        self.fc1 = nn.Linear(dim, 4 * dim)
+        self.fc2 = nn.Linear(4 * dim, dim)
+        self.relu_dropout = nn.Dropout(relu_dropout)
+        self.res_dropout = nn.Dropout(res_dropout)
+
+    def forward(self, x: torch.Tensor, key_padding: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
+        query = self.attention_norm(x)
+        keys = query if source is None else self.attention_norm(source)
+        attended, _ = self.attention(query, keys, keys, key_padding_mask=key_padding, need_weights=False)
+        x = x + self.res_dropout(attended)
+        hidden = self.relu_dropout(F.relu(self.fc1(self.feed_forward_norm(x))))
+        return x + self.res_dropout(self.fc2(hidden))
+
+
+class CrossmodalTransformer(nn.Module):
+    """MulT's transformer encoder: scaled inputs plus sinusoidal positions, pre-norm blocks, final norm.
+
+    With ``source`` it is a cross-modal transformer (queries from ``x``, keys and values from
+    ``source``); without, a self-attention encoder. Padded keys are masked out.
+    """
+
+    def __init__(self, dim: int, num_heads: int, num_layers: int, attn_dropout: float = 0.0,
+                 relu_dropout: float = 0.0, res_dropout: float = 0.0, embed_dropout: float = 0.0):
+        super().__init__()
+        self.embed_scale = math.sqrt(dim)
+        self.embed_dropout = nn.Dropout(embed_dropout)
+        self.layers = nn.ModuleList(
+            CrossmodalTransformerLayer(dim, num_heads, attn_dropout, relu_dropout, res_dropout) for _ in range(num_layers)
+        )
+        self.norm = nn.LayerNorm(dim)
+
+    def _embed(self, x: torch.Tensor) -> torch.Tensor:
+        positions = sinusoidal_positions(x.shape[1], x.shape[2], x.device, x.dtype)
+        return self.embed_dropout(self.embed_scale * x + positions)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, source: torch.Tensor | None = None,
+                source_mask: torch.Tensor | None = None) -> torch.Tensor:
+        x = self._embed(x)
+        if source is not None:
+            source = self._embed(source)
+            key_padding = ~source_mask
+        else:
+            key_padding = ~mask
+        for layer in self.layers:
+            x = layer(x, key_padding, source)
+        return self.norm(x)
+
+
+class ModalitySubNet(nn.Module):
+    """TFN/LMF audio and vision sub-network: BatchNorm, dropout, three ReLU layers of ``hidden_dim``.
+
+    A one-sample training batch is normalised with the running statistics (batch statistics of
+    one sample are undefined).
+    """
+
+    def __init__(self, input_dim: int, hidden_dim: int, dropout: float):
+        super().__init__()
+        self.norm = nn.BatchNorm1d(input_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.layers = nn.Sequential(
+            nn.Linear(input_dim, hidden_dim), nn.ReLU(),
+            nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
+            nn.Linear(hidden_dim, hidden_dim), nn.ReLU(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and x.shape[0] == 1:
+            normed = F.batch_norm(x, self.norm.running_mean, self.norm.running_var, self.norm.weight,
+                                  self.norm.bias, training=False, eps=self.norm.eps)
+        else:
+            normed = self.norm(x)
+        return self.layers(self.dropout(normed))
+
+
+class TextSubNet(nn.Module):
+    """TFN/LMF language sub-network: an LSTM over the real tokens, dropout, a linear layer."""
+
+    def __init__(self, input_dim: int, hidden_dim: int, output_dim: int, dropout: float):
+        super().__init__()
+        self.lstm = nn.LSTM(input_dim, hidden_dim, batch_first=True)
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(hidden_dim, output_dim)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        _, final_hidden = packed_lstm(self.lstm, x, mask)
+        return self.linear(self.dropout(final_hidden[-1]))

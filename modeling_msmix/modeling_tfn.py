@@ -1,0 +1,58 @@
+"""TFN, the Tensor Fusion Network (Zadeh et al., EMNLP 2017), split at its fusion point.
+
+encode: a language LSTM sub-network and three-layer audio/vision sub-networks on the masked time
+averages of the audio and vision frames give z_l [B, 128], z_a [B, 32], z_v [B, 32].
+fuse: the outer product of [z_l; 1], [z_a; 1] and [z_v; 1] (the appended 1s keep the unimodal and
+bimodal terms), flattened, then two ReLU layers and a linear output.
+"""
+
+import torch
+from torch import nn
+
+from .configuration_tfn import TFNConfig
+from .layers import ModalitySubNet, TextSubNet, masked_mean
+from .modeling_base import MSAPreTrainedModel
+
+
+def append_one(z: torch.Tensor) -> torch.Tensor:
+    """``[z; 1]`` for each row of ``z`` [N, d] -> [N, d + 1]."""
+    return torch.cat([z, z.new_ones(z.shape[0], 1)], dim=1)
+
+
+def tensor_fusion(z_t: torch.Tensor, z_a: torch.Tensor, z_v: torch.Tensor) -> torch.Tensor:
+    """Flattened outer product ``[z_t; 1] x [z_a; 1] x [z_v; 1]`` -> [N, (dt+1)(da+1)(dv+1)]."""
+    fused = torch.einsum("nt,na,nv->ntav", append_one(z_t), append_one(z_a), append_one(z_v))
+    return fused.flatten(start_dim=1)
+
+
+class TFNModel(MSAPreTrainedModel):
+    """TFN for sentiment regression; mixing acts on the sub-network outputs (the fusion inputs)."""
+
+    config_class = TFNConfig
+
+    def __init__(self, config: TFNConfig):
+        super().__init__(config)
+        self.text_subnet = TextSubNet(config.text_dim, config.text_hidden_dim, config.text_out_dim, config.text_dropout)
+        self.audio_subnet = ModalitySubNet(config.audio_dim, config.audio_hidden_dim, config.audio_dropout)
+        self.vision_subnet = ModalitySubNet(config.vision_dim, config.vision_hidden_dim, config.vision_dropout)
+        fused_dim = (config.text_out_dim + 1) * (config.audio_hidden_dim + 1) * (config.vision_hidden_dim + 1)
+        self.post_fusion = nn.Sequential(
+            nn.Dropout(config.post_fusion_dropout),
+            nn.Linear(fused_dim, config.post_fusion_dim), nn.ReLU(),
+            nn.Linear(config.post_fusion_dim, config.post_fusion_dim), nn.ReLU(),
+            nn.Linear(config.post_fusion_dim, 1),
+        )
+        self.setup_augmentation((config.text_out_dim, config.audio_hidden_dim, config.vision_hidden_dim))
+        self.post_init()
+
+    def encode(self, text_features, audio_features, vision_features, text_mask, audio_mask, vision_mask,
+               input_ids=None, attention_mask=None):
+        """Sub-network outputs z_t [B, text_out_dim], z_a [B, audio_hidden_dim], z_v [B, vision_hidden_dim]."""
+        z_t = self.text_subnet(text_features, text_mask)
+        z_a = self.audio_subnet(masked_mean(audio_features, audio_mask))
+        z_v = self.vision_subnet(masked_mean(vision_features, vision_mask))
+        return z_t, z_a, z_v
+
+    def fuse(self, z_t, z_a, z_v):
+        """Tensor fusion and the post-fusion network -> (prediction [N, 1], no auxiliary loss)."""
+        return self.post_fusion(tensor_fusion(z_t, z_a, z_v)), None
