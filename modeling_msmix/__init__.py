@@ -30,8 +30,6 @@ def _add_backbone(name: str, config_name: str, model_name: str) -> None:
     __all__.extend([config_name, model_name])
 
 
-
-
 _add_backbone("tfn", "TFNConfig", "TFNModel")
 _add_backbone("lmf", "LMFConfig", "LMFModel")
 _add_backbone("mult", "MulTConfig", "MulTModel")
