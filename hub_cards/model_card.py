@@ -113,7 +113,7 @@ def backbone_name(config: PretrainedConfig) -> str:
 
 
 def eval_results(
-    summaries: Mapping[str, MetricSummary], *, dataset_name: str, dataset_type: str, model_title: str
+    summaries: Mapping[str, MetricSummary], *, dataset_name: str, dataset_type: str
 ) -> list[EvalResult]:
     """One ``EvalResult`` per metric (mean over seeds; std and run count in the name)."""
     results = []
@@ -131,7 +131,6 @@ def eval_results(
                 metric_type=_METRIC_TYPES.get(name, "f1" if "F1" in name else "accuracy"),
                 metric_name=label,
                 metric_value=round(summary.mean, 6),
-                source_name=model_title,
             )
         )
     return results
@@ -175,8 +174,7 @@ def build_model_card(
         tags=["multimodal-sentiment-analysis", "msmix", backbone, augmentation, "custom_code"],
         metrics=sorted({_METRIC_TYPES.get(n, "f1" if "F1" in n else "accuracy") for n in summaries}) or None,
         model_name=model_title,
-        eval_results=eval_results(summaries, dataset_name=dataset_name, dataset_type=dataset_id or kind,
-                                  model_title=model_title) or None,
+        eval_results=eval_results(summaries, dataset_name=dataset_name, dataset_type=dataset_id or kind) or None,
     )
     config_values = config.to_diff_dict()
     return ModelCard.from_template(

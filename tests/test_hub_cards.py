@@ -1,0 +1,140 @@
+"""Dataset and model cards: they render, parse back, carry valid metadata, and the dataset card
+restores ``MSAMetadata`` through a Parquet + README round trip with ``load_dataset``."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import yaml
+from datasets import load_dataset
+from huggingface_hub import DatasetCard, ModelCard
+from huggingface_hub.repocard_data import model_index_to_eval_results
+from transformers import TrainerControl, TrainerState, TrainingArguments
+
+from data_processing.schema import MSAMetadata, read_metadata
+from data_processing.synthetic import SyntheticConfig, generate_default_dataset
+from hub_cards.callback import ModelCardCallback
+from hub_cards.dataset_card import build_dataset_card, size_category
+from hub_cards.model_card import build_model_card, metric_summaries
+from modeling_msmix.configuration_tfn import TFNConfig
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset():
+    config = SyntheticConfig(train_size=8, validation_size=4, test_size=4, text_dim=16,
+                             max_text_length=10, max_audio_length=60, max_vision_length=60)
+    return generate_default_dataset(config)
+
+
+def tiny_config(kind: str = "mosi") -> TFNConfig:
+    config = TFNConfig(text_dim=16, audio_dim=5, vision_dim=20, text_hidden_dim=8, text_out_dim=8)
+    low = -1.0 if kind == "sims" else -3.0
+    config.apply_dataset_metadata(
+        {"dataset_kind": kind, "label_min": low, "label_max": -low, "text_dim": 16, "audio_dim": 5,
+         "vision_dim": 20, "extractors": {"text": "bert-base-uncased@main", "audio": "librosa 0.11 mfcc"}}
+    )
+    return config
+
+
+def front_matter(card_text: str) -> dict:
+    return yaml.safe_load(card_text.split("---")[1])
+
+
+def test_dataset_card_carries_metadata_split_sizes_and_dims(tiny_dataset):
+    card = build_dataset_card(tiny_dataset, repo_id="someone/msa-tiny", license="cc-by-4.0")
+    parsed = DatasetCard(str(card))
+    meta = front_matter(str(card))
+    assert meta["license"] == "cc-by-4.0"
+    assert meta["size_categories"] == "n<1K"
+    assert "multimodal-sentiment-analysis" in meta["tags"]
+    stored = json.loads(parsed.data.dataset_info["description"])["msmix_metadata"]
+    assert MSAMetadata.from_dict(stored) == read_metadata(tiny_dataset)
+    train_labels = np.asarray(tiny_dataset["train"]["label"], dtype=np.float64)
+    assert f"| train | 8 | {max(tiny_dataset['train']['text_length'])} /" in card.text
+    assert f"{train_labels.mean():+.3f} | {train_labels.std():.3f} |" in card.text
+    assert "| `text_features` | [L, 16] float32 |" in card.text
+    assert "| `vision_features` | [L, 20] float32 |" in card.text
+    assert 'load_dataset("someone/msa-tiny")' in card.text
+
+
+def test_dataset_card_asks_for_a_licence_when_none_is_given(tiny_dataset):
+    card = build_dataset_card(tiny_dataset)
+    assert "license" not in front_matter(str(card))
+    assert "Licence: not stated: fill in the licence of the source data" in card.text
+
+
+def test_size_categories_follow_the_hub_bins():
+    assert [size_category(n) for n in (999, 1000, 9_999, 22_856, 2_000_000)] == [
+        "n<1K", "1K<n<10K", "1K<n<10K", "10K<n<100K", "n>1M"]
+
+
+def test_parquet_and_card_round_trip_through_load_dataset(tiny_dataset, tmp_path):
+    (tmp_path / "data").mkdir()
+    for name, split in tiny_dataset.items():
+        split.to_parquet(str(tmp_path / "data" / f"{name}-00000-of-00001.parquet"))
+    build_dataset_card(tiny_dataset, repo_id=str(tmp_path)).save(tmp_path / "README.md")
+    loaded = load_dataset(str(tmp_path))
+    assert read_metadata(loaded) == read_metadata(tiny_dataset)
+    assert loaded["train"].features == tiny_dataset["train"].features
+    np.testing.assert_array_equal(np.asarray(loaded["test"][3]["audio_features"]),
+                                  np.asarray(tiny_dataset["test"][3]["audio_features"]))
+
+
+def test_metric_summaries_accept_means_lists_and_single_runs():
+    results = {"test": {"MAE": {"mean": 0.71, "std": 0.02, "runs": 5}, "test_Corr": [0.70, 0.72, 0.69],
+                        "Has0_acc_2": 0.8, "test_loss": 1.3, "Mult_acc_3": 0.5}}
+    summaries = metric_summaries(results, "mosi")
+    assert list(summaries) == ["Has0_acc_2", "MAE", "Corr"]
+    assert summaries["MAE"].display() == "0.7100 ± 0.0200"
+    assert summaries["Corr"].mean == pytest.approx(0.703333, abs=1e-6)
+    assert summaries["Corr"].std == pytest.approx(0.0152753, abs=1e-6)
+    assert (summaries["Has0_acc_2"].std, summaries["Has0_acc_2"].runs) == (None, 1)
+    assert list(metric_summaries(results, "sims")) == ["Mult_acc_3", "MAE", "Corr"]
+
+
+def test_model_card_round_trips_with_model_index_and_citations():
+    results = {"test": {"MAE": {"mean": 0.71, "std": 0.02, "runs": 5}, "Corr": {"mean": 0.7, "std": 0.01, "runs": 5},
+                        "Non0_acc_2": {"mean": float("nan"), "std": 0.0, "runs": 5}}}
+    card = build_model_card(tiny_config(), repo_id="someone/tfn-msmix", dataset_id="someone/msa",
+                            results=results, training_args={"learning_rate": 1e-4, "seed": 1111, "max_steps": -1})
+    reloaded = ModelCard(str(card))
+    meta = front_matter(str(card))
+    assert meta["library_name"] == "transformers"
+    assert {"custom_code", "tfn", "msmix"} <= set(meta["tags"])
+    assert meta["datasets"] == ["someone/msa"]
+    model_name, parsed = model_index_to_eval_results(meta["model-index"])
+    assert model_name == "TFN + MS-Mix (MOSI)"
+    assert [(r.metric_name, r.metric_value, r.dataset_split) for r in parsed] == [
+        ("MAE (mean ± 0.0200 over 5 seeds)", 0.71, "test"), ("Corr (mean ± 0.0100 over 5 seeds)", 0.7, "test")]
+    assert reloaded.data.eval_results == parsed
+    assert "| MAE | 0.7100 ± 0.0200 |" in card.text and "mean ± std over 5 seeds" in card.text
+    assert 'AutoModel.from_pretrained("someone/tfn-msmix", trust_remote_code=True)' in card.text
+    assert "| `learning_rate` | `0.0001` |" in card.text and "| `seed` | `1111` |" in card.text
+    assert "eprint        = {2510.11579}" in card.text and "Tensor Fusion Network" in card.text
+    assert "bert-base-uncased@main" in card.text and "torch.randn(1, 20, 16)" in card.text
+
+
+def test_model_card_without_results_says_so():
+    card = build_model_card(tiny_config("sims"))
+    assert "model-index" not in front_matter(str(card))
+    assert "No test results were recorded" in card.text
+    assert "[-1.0, 1.0]" in card.text
+
+
+def test_callback_writes_the_card_from_training_arguments_and_test_metrics(tmp_path):
+    args = TrainingArguments(output_dir=str(tmp_path), learning_rate=3e-4, seed=1112, report_to="none")
+    state, control = TrainerState(), TrainerControl()
+
+    class Model:
+        config = tiny_config()
+
+    callback = ModelCardCallback(repo_id="someone/tfn", dataset_id="someone/msa")
+    callback.on_train_begin(args, state, control)
+    callback.on_evaluate(args, state, control, metrics={"eval_MAE": 0.9, "eval_loss": 1.0}, model=Model())
+    assert not (tmp_path / "README.md").exists()
+    callback.on_evaluate(args, state, control, metrics={"test_MAE": 0.812, "test_Corr": 0.5}, model=Model())
+    card = ModelCard.load(tmp_path / "README.md")
+    assert [(r.metric_name, r.metric_value) for r in card.data.eval_results] == [("MAE", 0.812), ("Corr", 0.5)]
+    assert "| `learning_rate` | `0.0003` |" in card.text and "| `seed` | `1112` |" in card.text
+    assert math.isclose(card.data.eval_results[0].metric_value, 0.812)
