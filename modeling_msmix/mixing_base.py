@@ -100,7 +100,7 @@ class RandomDraws:
         """Gamma(concentration, 1) samples of the given shape."""
         if self.generator is None:
             rate = torch.full(shape, float(concentration), device=self.device)
-            return torch.distributions.Gamma(rate, torch.ones_like(rate)).sample()
+            return torch.distributions.Gamma(rate, torch.ones_like(rate), validate_args=False).sample()
         boost = concentration < 1
         shape_param = concentration + 1 if boost else concentration
         d = shape_param - 1.0 / 3.0
@@ -120,7 +120,7 @@ class RandomDraws:
         """Beta(alpha, alpha) samples of the given shape."""
         if self.generator is None:
             concentration = torch.full(shape, float(alpha), device=self.device)
-            return torch.distributions.Beta(concentration, concentration).sample()
+            return torch.distributions.Beta(concentration, concentration, validate_args=False).sample()
         first = self.gamma(alpha, *shape)
         second = self.gamma(alpha, *shape)
         return first / (first + second).clamp_min(1e-30)

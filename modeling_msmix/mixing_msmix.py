@@ -66,8 +66,8 @@ def normalise_similarity(similarity: torch.Tensor) -> torch.Tensor:
     """Min-max over the off-diagonal entries (all equal -> 0.5), diagonal set to 0."""
     size = similarity.shape[0]
     off_diagonal = ~torch.eye(size, dtype=torch.bool, device=similarity.device)
-    values = similarity[off_diagonal]
-    low, high = values.min(), values.max()
+    low = similarity.masked_fill(~off_diagonal, float("inf")).min()
+    high = similarity.masked_fill(~off_diagonal, float("-inf")).max()
     spread = high - low
     scaled = (similarity - low) / spread.clamp_min(EQUAL_SIMILARITY_TOLERANCE)
     scaled = torch.where(spread > EQUAL_SIMILARITY_TOLERANCE, scaled, torch.full_like(similarity, 0.5))

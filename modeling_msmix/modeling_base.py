@@ -118,6 +118,8 @@ class MSAPreTrainedModel(PreTrainedModel):
                 nn.init.uniform_(parameter, -bound, bound)
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight)
+            if module.padding_idx is not None and not getattr(module.weight, "_is_hf_initialized", False):
+                nn.init.zeros_(module.weight[module.padding_idx])
         elif isinstance(module, (nn.LayerNorm, nn.BatchNorm1d)):
             if module.weight is not None:
                 nn.init.ones_(module.weight)
