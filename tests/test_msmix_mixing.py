@@ -403,6 +403,15 @@ def test_mix_seed_makes_mixing_reproducible():
     assert losses[0] == losses[1] != losses[2]
 
 
+def test_polarity_aware_batch_without_same_sign_pairs_has_zero_mixed_loss():
+    model = toy_model(polarity_aware=True)
+    model.train()
+    batch = {**toy_batch(2), "labels": torch.tensor([1.0, -1.0])}
+    output = model(**batch, mix_seed=torch.tensor(0))
+    assert output.loss_parts["mixed"].item() == 0.0 and torch.isfinite(output.loss)
+    output.loss.backward()
+
+
 def test_one_sample_batch_skips_mixing():
     model = toy_model()
     model.train()
