@@ -151,7 +151,9 @@ class PartnerSelector:
             picked = picked[pool[picked]]
         return picked // size, picked % size
 
-    def _select_reference(self, similarity, labels, count, draws):
+    def _select_reference(self, similarity: torch.Tensor, labels: torch.Tensor, count: int,
+                          draws: RandomDraws) -> tuple[torch.Tensor, torch.Tensor]:
+        """Candidates row-major (fallback best-first), then the first M of one randperm over them."""
         size = similarity.shape[0]
         candidates, fallback = self.pools(similarity, labels, count)
         if int(candidates.sum()) >= count:
