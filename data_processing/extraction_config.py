@@ -59,6 +59,9 @@ class ExtractionConfig:
         default=0.2, metadata={"help": "face box grown by this fraction of its size on every side before cropping"}
     )
     face_min_size: int = field(default=20, metadata={"help": "smallest face (pixels) the Haar cascade looks for"})
+    face_detection_width: int = field(
+        default=320, metadata={"help": "faces are detected on a copy of the frame at most this wide (speed)"}
+    )
     face_fallback: str = field(
         default="whole_frame",
         metadata={"help": f"frames without a face: {FACE_FALLBACKS} (encode the whole frame, drop it, or a zero vector)"},

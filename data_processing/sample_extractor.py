@@ -63,7 +63,7 @@ class SampleExtractor:
         self.vision = VisionEncoder(
             config.vision_model, config.vision_revision, config.vision_pooling, config.frame_batch_size, device
         )
-        self.cropper = FaceCropper(config.face_margin, config.face_min_size)
+        self.cropper = FaceCropper(config.face_margin, config.face_min_size, config.face_detection_width)
 
     @property
     def dims(self) -> dict[str, int]:

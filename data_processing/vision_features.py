@@ -20,9 +20,13 @@ HAAR_CASCADE = "haarcascade_frontalface_default.xml"
 
 
 class FaceCropper:
-    """Largest frontal face of a frame, grown by ``margin`` on each side, or ``None``."""
+    """Largest frontal face of a frame, grown by ``margin`` on each side, or ``None``.
 
-    def __init__(self, margin: float, min_size: int) -> None:
+    Detection runs on a grey copy at most ``detection_width`` pixels wide (the cascade's cost
+    grows with the pixel count); the crop is taken from the full-resolution frame.
+    """
+
+    def __init__(self, margin: float, min_size: int, detection_width: int) -> None:
         self.classifier = cv2.CascadeClassifier(cv2.data.haarcascades + HAAR_CASCADE)
         if self.classifier.empty():
             raise RuntimeError(
@@ -30,17 +34,21 @@ class FaceCropper:
             )
         self.margin = margin
         self.min_size = min_size
+        self.detection_width = detection_width
 
     def __call__(self, frame: np.ndarray) -> np.ndarray | None:
         """The face crop of an RGB frame ``[H, W, 3]``."""
+        height, width = frame.shape[:2]
+        scale = min(1.0, self.detection_width / width)
         gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        boxes = self.classifier.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5,
-                                                 minSize=(self.min_size, self.min_size))
+        if scale < 1.0:
+            gray = cv2.resize(gray, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        smallest = max(1, round(self.min_size * scale))
+        boxes = self.classifier.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(smallest, smallest))
         if len(boxes) == 0:
             return None
-        x, y, w, h = max(boxes, key=lambda box: int(box[2]) * int(box[3]))
+        x, y, w, h = (int(round(v / scale)) for v in max(boxes, key=lambda box: int(box[2]) * int(box[3])))
         dx, dy = int(round(w * self.margin)), int(round(h * self.margin))
-        height, width = frame.shape[:2]
         return frame[max(0, y - dy):min(height, y + h + dy), max(0, x - dx):min(width, x + w + dx)]
 
 

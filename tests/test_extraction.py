@@ -7,6 +7,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -265,9 +266,12 @@ def test_audio_chunks_cover_the_whole_clip_and_pool(tiny_models):
 def test_face_crop_and_fallbacks(media, tiny_models):
     frames = read_video_frames(media["talking"], VISION_FPS).frames
     wall = read_video_frames(media["no_face"], VISION_FPS).frames[0]
-    cropper = FaceCropper(margin=0.2, min_size=20)
+    cropper = FaceCropper(margin=0.2, min_size=20, detection_width=320)
     crop = cropper(frames[0])
     assert crop is not None and 30 <= crop.shape[0] <= 60 and crop.shape[0] == crop.shape[1]
+    large = cv2.resize(frames[0], None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+    large_crop = FaceCropper(margin=0.2, min_size=20, detection_width=176)(large)
+    assert large_crop is not None and abs(large_crop.shape[0] - 4 * crop.shape[0]) <= 8
     assert cropper(wall) is None
     encoder = VisionEncoder(tiny_models["vision"], None, "cls", 2, torch.device("cpu"))
     mixed = [frames[0], wall, frames[2]]
