@@ -10,10 +10,12 @@ consecutive frames are mean-pooled into bins of ``1 / frame_rate`` seconds.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
-from transformers import AutoFeatureExtractor, AutoModel
+from transformers import AutoFeatureExtractor, AutoModel, PretrainedConfig
 
 
 class AudioTooShortError(ValueError):
@@ -26,6 +28,42 @@ def pool_frames(frames: np.ndarray, native_rate: float, frame_rate: float) -> np
     starts = np.flatnonzero(np.r_[True, bins[1:] != bins[:-1]])
     counts = np.diff(np.r_[starts, len(frames)])
     return (np.add.reduceat(frames, starts, axis=0) / counts[:, None]).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class AudioGeometry:
+    """How a model sees a waveform: input rate, hop and receptive field (samples), frames per second."""
+
+    sampling_rate: int
+    hop: int
+    receptive_field: int
+
+    @property
+    def native_rate(self) -> float:
+        """Frames per second the model produces."""
+        return self.sampling_rate / self.hop
+
+
+def audio_geometry(feature_extractor: Any, model_config: PretrainedConfig, frame_rate: float | None) -> AudioGeometry:
+    """Read the geometry from a feature extractor and model config, checking the settings against it.
+
+    Raises:
+        ValueError: the feature extractor names no ``sampling_rate`` (audio cannot be resampled
+            for it), or ``frame_rate`` exceeds the model's own frame rate.
+    """
+    rate = getattr(feature_extractor, "sampling_rate", None)
+    if not rate:
+        raise ValueError(f"{type(feature_extractor).__name__} names no sampling_rate; cannot resample audio for its model")
+    strides = list(getattr(model_config, "conv_stride", [1]))
+    kernels = list(getattr(model_config, "conv_kernel", [1]))
+    geometry = AudioGeometry(
+        sampling_rate=int(rate),
+        hop=int(np.prod(strides)),
+        receptive_field=1 + sum((k - 1) * int(np.prod(strides[:i])) for i, k in enumerate(kernels)),
+    )
+    if frame_rate is not None and frame_rate > geometry.native_rate:
+        raise ValueError(f"audio_frame_rate {frame_rate:g} exceeds the audio model's own frame rate {geometry.native_rate:g}")
+    return geometry
 
 
 class AudioEncoder:
@@ -42,17 +80,9 @@ class AudioEncoder:
         self.feature_extractor = AutoFeatureExtractor.from_pretrained(name_or_path, revision=revision)
         self.model = AutoModel.from_pretrained(name_or_path, revision=revision).eval().to(device)
         self.device = device
-        rate = getattr(self.feature_extractor, "sampling_rate", None)
-        if not rate:
-            raise ValueError(f"the feature extractor of {name_or_path} names no sampling_rate; cannot resample audio for it")
-        self.sampling_rate = int(rate)
-        strides = list(getattr(self.model.config, "conv_stride", [1]))
-        kernels = list(getattr(self.model.config, "conv_kernel", [1]))
-        self.hop = int(np.prod(strides))
-        self.receptive_field = 1 + sum((k - 1) * int(np.prod(strides[:i])) for i, k in enumerate(kernels))
-        self.native_rate = self.sampling_rate / self.hop
-        if frame_rate is not None and frame_rate > self.native_rate:
-            raise ValueError(f"audio_frame_rate {frame_rate} exceeds the model's own frame rate {self.native_rate:g}")
+        geometry = audio_geometry(self.feature_extractor, self.model.config, frame_rate)
+        self.sampling_rate, self.hop, self.receptive_field = geometry.sampling_rate, geometry.hop, geometry.receptive_field
+        self.native_rate = geometry.native_rate
         self.frame_rate = frame_rate
         self.chunk_samples = max(self.hop, int(round(chunk_seconds * self.sampling_rate / self.hop)) * self.hop)
         self.chunk_samples = max(self.chunk_samples, math.ceil(self.receptive_field / self.hop) * self.hop)

@@ -39,6 +39,7 @@ import torch
 from datasets import Dataset, DatasetDict, Features, Value
 from transformers import AutoConfig, AutoFeatureExtractor, HfArgumentParser
 
+from .audio_features import audio_geometry
 from .error_report import ERROR, ExtractionReport, Issue
 from .extraction_cache import SampleCache, sample_key
 from .extraction_config import ExtractionConfig
@@ -100,33 +101,35 @@ def _model_revision(model_config: Any, name_or_path: str) -> str:
     return "unknown"
 
 
-def describe_models(config: ExtractionConfig) -> tuple[dict[str, int], dict[str, str], ExtractionConfig]:
-    """Feature dims and revisions of the configured models, read from their configs (no weights loaded).
+def describe_models(config: ExtractionConfig) -> tuple[dict[str, int], dict[str, str], ExtractionConfig, dict[str, str]]:
+    """Check the configured models from their configs and processors (no weights are loaded).
 
-    Returns the dims, the ``extractors`` entries (``name@revision``) and ``config`` with the
-    revisions pinned to the commits found on the Hub (local folders keep ``None``).
+    Returns the feature dims, the ``extractors`` entries (``name@revision``), ``config`` with
+    the revisions pinned to the commits found on the Hub (local folders keep ``None``), and the
+    ``normalization`` notes.
+
+    Raises:
+        ValueError: the audio settings do not fit the audio model (see :func:`audio_geometry`).
     """
-    dims, names, pinned = {}, {}, {}
+    dims, names, pinned, model_configs = {}, {}, {}, {}
     for modality, (name_key, revision_key) in _MODEL_KEYS.items():
         name, revision = getattr(config, name_key), getattr(config, revision_key)
-        model_config = AutoConfig.from_pretrained(name, revision=revision)
-        dims[modality] = int(model_config.hidden_size)
-        resolved = _model_revision(model_config, name)
+        model_configs[modality] = AutoConfig.from_pretrained(name, revision=revision)
+        dims[modality] = int(model_configs[modality].hidden_size)
+        resolved = _model_revision(model_configs[modality], name)
         names[modality] = f"{name}@{resolved}"
         if not resolved.startswith("local:") and resolved != "unknown":
             pinned[revision_key] = resolved
-    return dims, names, dataclasses.replace(config, **pinned)
-
-
-def _normalization(config: ExtractionConfig) -> dict[str, str]:
-    extractor = AutoFeatureExtractor.from_pretrained(config.audio_model, revision=config.audio_revision)
-    waveform = "zero-mean unit-variance per chunk" if getattr(extractor, "do_normalize", False) else "raw"
+    feature_extractor = AutoFeatureExtractor.from_pretrained(config.audio_model, revision=config.audio_revision)
+    audio_geometry(feature_extractor, model_configs["audio"], config.audio_frame_rate)
+    waveform = "zero-mean unit-variance per chunk" if getattr(feature_extractor, "do_normalize", False) else "raw"
     pooled = f", mean-pooled to {config.audio_frame_rate:g} frames/s" if config.audio_frame_rate else ""
-    return {
+    normalization = {
         "text": "none (last hidden state of the text model, [CLS] and [SEP] included)",
         "audio": f"none on the features; waveform {waveform} before the model{pooled}",
         "vision": f"none on the features; face crops normalised by the image processor ({config.vision_pooling} vector)",
     }
+    return dims, names, dataclasses.replace(config, **pinned), normalization
 
 
 def _empty_columns(entry: ManifestEntry, dims: dict[str, int]) -> dict[str, Any]:
@@ -202,7 +205,7 @@ def build_dataset(
     Every entry needs a split (:func:`data_processing.manifest.load_entries` assigns them).
     The dataset has the splits that kept at least one sample, in the order train, validation, test.
     """
-    dims, extractor_names, pinned = describe_models(config)
+    dims, extractor_names, pinned, normalization = describe_models(config)
     label_range = (
         config.label_min if config.label_min is not None else LABEL_RANGES[config.dataset_kind][0],
         config.label_max if config.label_max is not None else LABEL_RANGES[config.dataset_kind][1],
@@ -215,7 +218,7 @@ def build_dataset(
     metadata = MSAMetadata(
         dataset_kind=config.dataset_kind, label_min=label_range[0], label_max=label_range[1],
         text_dim=dims["text"], audio_dim=dims["audio"], vision_dim=dims["vision"],
-        extractors=extractor_names, extraction=pinned.to_dict(), normalization=_normalization(pinned), source=source,
+        extractors=extractor_names, extraction=pinned.to_dict(), normalization=normalization, source=source,
     )
     output_features = msa_features(metadata, token_ids=True)
     output_features.update({"split": Value("string"), "_ok": Value("bool"), "_cached": Value("bool"),
@@ -281,10 +284,10 @@ def run_extraction(args: RunArguments, config: ExtractionConfig) -> DatasetDict:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m data_processing.extract``; returns the exit status."""
-    args, config = HfArgumentParser((RunArguments, ExtractionConfig)).parse_args_into_dataclasses(args=argv)
     try:
+        args, config = HfArgumentParser((RunArguments, ExtractionConfig)).parse_args_into_dataclasses(args=argv)
         run_extraction(args, config)
-    except ExtractionFailed as error:
+    except (ExtractionFailed, ValueError) as error:  # ValueError: a bad manifest or setting, said in the message
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

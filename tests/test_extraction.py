@@ -263,6 +263,15 @@ def test_audio_chunks_cover_the_whole_clip_and_pool(tiny_models):
     assert pooled(waveform).shape == (5 * expected_audio_frames(1.0) // 5, fixtures.AUDIO_DIM)
 
 
+def test_settings_the_models_cannot_take_fail_before_any_work(media, tiny_models, tmp_path, capsys):
+    manifest = write_csv(tmp_path / "m.csv", [{"id": "a", "video": str(media["talking"]), "text": "good"}])
+    assert main(cli_args(manifest, tmp_path / "out", tiny_models, "--audio_frame_rate", "40")) == 1
+    assert "exceeds the audio model's own frame rate 25" in capsys.readouterr().err
+    assert main(cli_args(tmp_path / "absent.csv", tmp_path / "out", tiny_models)) == 1
+    assert "absent.csv does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "out-extraction-cache").exists()
+
+
 def test_face_crop_and_fallbacks(media, tiny_models):
     frames = read_video_frames(media["talking"], VISION_FPS).frames
     wall = read_video_frames(media["no_face"], VISION_FPS).frames[0]
