@@ -16,7 +16,8 @@ What happens (see :func:`build_dataset`):
    :class:`~data_processing.sample_extractor.SampleExtractor` on each sample; models are loaded
    once per worker, on ``device``. Each finished sample is cached on disk
    (:mod:`data_processing.extraction_cache`), so an interrupted run resumes where it stopped
-   and a repeated run loads no model at all.
+   and a repeated run loads no model at all. The rows are written to an Arrow file in the
+   cache folder (memory-mapped, so large datasets never sit in RAM as a whole).
 3. Samples with an error are left out, warnings are kept (see
    :mod:`data_processing.error_report`); the report is written to ``<output>/extraction_report.json``
    and summarised on stdout. ``--strict`` makes any record a failure (nothing is saved but the report).
@@ -57,6 +58,7 @@ __all__ = ["ExtractionError", "ExtractionFailed", "RunArguments", "build_dataset
            "run_extraction"]
 
 REPORT_NAME = "extraction_report.json"
+ROWS_FILE = "extracted-rows.arrow"
 _EXTRA_COLUMNS = ("split", "_ok", "_cached", "_issues", "_stats")
 _ENTRY_FEATURES = Features({
     "id": Value("string"), "video": Value("string"), "text": Value("string"),
@@ -224,12 +226,13 @@ def build_dataset(
     output_features.update({"split": Value("string"), "_ok": Value("bool"), "_cached": Value("bool"),
                             "_issues": Value("string"), "_stats": Value("string")})
     threads = max(1, (os.cpu_count() or 1) // num_proc) if num_proc and num_proc > 1 else None
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
     mapped = Dataset.from_list(todo, features=_ENTRY_FEATURES).map(
         _extract_batch, batched=True, batch_size=batch_size, with_rank=True, num_proc=num_proc,
         remove_columns=list(_ENTRY_FEATURES), features=output_features, desc="extracting features",
         fn_kwargs={"config": pinned.to_dict(), "device": device, "cache_dir": str(cache_dir), "dims": dims,
                    "threads": threads},
-        load_from_cache_file=False,
+        load_from_cache_file=False, cache_file_name=str(Path(cache_dir) / ROWS_FILE),
     )
     bookkeeping = mapped.select_columns(list(_EXTRA_COLUMNS) + ["id"]).to_dict()
     for sample_id, issues, stats in zip(bookkeeping["id"], bookkeeping["_issues"], bookkeeping["_stats"]):
