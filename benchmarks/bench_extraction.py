@@ -34,22 +34,33 @@ def _measure(setting: dict, folder: str, clips: list[str], num_proc: int | None,
     from data_processing.extraction_config import ExtractionConfig
     from data_processing.manifest import ManifestEntry
 
-    entries = [ManifestEntry(id=Path(c).stem, video=c, text="i really love this movie but the ending felt slow",
-                             label=1.0, split="train") for c in clips]
+    entries = [
+        ManifestEntry(
+            id=Path(c).stem, video=c, text="i really love this movie but the ending felt slow", label=1.0, split="train"
+        )
+        for c in clips
+    ]
     config = ExtractionConfig(**setting)
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     timings = []
     for _ in range(2):
         start = time.perf_counter()
-        dataset, report = build_dataset(entries, config, cache_dir=Path(folder) / "cache", num_proc=num_proc,
-                                        device=device, batch_size=4)
+        dataset, report = build_dataset(
+            entries, config, cache_dir=Path(folder) / "cache", num_proc=num_proc, device=device, batch_size=4
+        )
         timings.append(time.perf_counter() - start)
     assert dataset["train"].num_rows == len(clips) and not report.errors, report.summary()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if num_proc and num_proc > 1:
         peak = max(peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    queue.put({"timings": timings, "peak_mib": peak / 1024, "after_imports_mib": baseline / 1024,
-               "frames": {m: dataset["train"][0][f"{m}_length"] for m in ("text", "audio", "vision")}})
+    queue.put(
+        {
+            "timings": timings,
+            "peak_mib": peak / 1024,
+            "after_imports_mib": baseline / 1024,
+            "frames": {m: dataset["train"][0][f"{m}_length"] for m in ("text", "audio", "vision")},
+        }
+    )
 
 
 def main() -> None:
@@ -66,23 +77,31 @@ def main() -> None:
         clips = [str(fixtures.write_talking_clip(folder, f"clip{i}", args.seconds, seed=i)) for i in range(args.clips)]
         settings = {
             "tiny": {"text_model": models["text"], "audio_model": models["audio"], "vision_model": models["vision"]},
-            "minilm": {"text_model": fixtures.minilm_path(), "audio_model": models["audio"],
-                       "vision_model": models["vision"]},
+            "minilm": {
+                "text_model": fixtures.minilm_path(),
+                "audio_model": models["audio"],
+                "vision_model": models["vision"],
+            },
         }
-        print(f"{args.clips} clips of {args.seconds:g} s (176x144 video at 10 fps, speech-like AAC audio), "
-              f"device {args.device}, num_proc {args.num_proc or 1}")
+        print(
+            f"{args.clips} clips of {args.seconds:g} s (176x144 video at 10 fps, speech-like AAC audio), "
+            f"device {args.device}, num_proc {args.num_proc or 1}"
+        )
         context = multiprocessing.get_context("spawn")
         for name, setting in settings.items():
             queue = context.Queue()
-            process = context.Process(target=_measure, args=(setting, str(folder / name), clips, args.num_proc,
-                                                             args.device, queue))
+            process = context.Process(
+                target=_measure, args=(setting, str(folder / name), clips, args.num_proc, args.device, queue)
+            )
             process.start()
             result = queue.get()
             process.join()
             cold, cached = result["timings"]
-            print(f"{name:>7}: {args.clips / cold:6.2f} clips/s extracting ({cold:.1f} s, model loading included), "
-                  f"{args.clips / cached:7.1f} clips/s from cache; peak RSS {result['peak_mib']:.0f} MiB "
-                  f"({result['after_imports_mib']:.0f} MiB after imports); lengths t/a/v {result['frames']}")
+            print(
+                f"{name:>7}: {args.clips / cold:6.2f} clips/s extracting ({cold:.1f} s, model loading included), "
+                f"{args.clips / cached:7.1f} clips/s from cache; peak RSS {result['peak_mib']:.0f} MiB "
+                f"({result['after_imports_mib']:.0f} MiB after imports); lengths t/a/v {result['frames']}"
+            )
 
 
 if __name__ == "__main__":

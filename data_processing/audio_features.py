@@ -53,7 +53,9 @@ def audio_geometry(feature_extractor: Any, model_config: PretrainedConfig, frame
     """
     rate = getattr(feature_extractor, "sampling_rate", None)
     if not rate:
-        raise ValueError(f"{type(feature_extractor).__name__} names no sampling_rate; cannot resample audio for its model")
+        raise ValueError(
+            f"{type(feature_extractor).__name__} names no sampling_rate; cannot resample audio for its model"
+        )
     strides = list(getattr(model_config, "conv_stride", [1]))
     kernels = list(getattr(model_config, "conv_kernel", [1]))
     geometry = AudioGeometry(
@@ -62,7 +64,9 @@ def audio_geometry(feature_extractor: Any, model_config: PretrainedConfig, frame
         receptive_field=1 + sum((k - 1) * int(np.prod(strides[:i])) for i, k in enumerate(kernels)),
     )
     if frame_rate is not None and frame_rate > geometry.native_rate:
-        raise ValueError(f"audio_frame_rate {frame_rate:g} exceeds the audio model's own frame rate {geometry.native_rate:g}")
+        raise ValueError(
+            f"audio_frame_rate {frame_rate:g} exceeds the audio model's own frame rate {geometry.native_rate:g}"
+        )
     return geometry
 
 
@@ -81,7 +85,11 @@ class AudioEncoder:
         self.model = AutoModel.from_pretrained(name_or_path, revision=revision).eval().to(device)
         self.device = device
         geometry = audio_geometry(self.feature_extractor, self.model.config, frame_rate)
-        self.sampling_rate, self.hop, self.receptive_field = geometry.sampling_rate, geometry.hop, geometry.receptive_field
+        self.sampling_rate, self.hop, self.receptive_field = (
+            geometry.sampling_rate,
+            geometry.hop,
+            geometry.receptive_field,
+        )
         self.native_rate = geometry.native_rate
         self.frame_rate = frame_rate
         self.chunk_samples = max(self.hop, int(round(chunk_seconds * self.sampling_rate / self.hop)) * self.hop)
@@ -98,7 +106,7 @@ class AudioEncoder:
             raise AudioTooShortError(
                 f"audio of {len(waveform)} samples is shorter than the model's receptive field ({self.receptive_field})"
             )
-        pieces = [waveform[start:start + self.chunk_samples] for start in range(0, len(waveform), self.chunk_samples)]
+        pieces = [waveform[start : start + self.chunk_samples] for start in range(0, len(waveform), self.chunk_samples)]
         if len(pieces) > 1 and len(pieces[-1]) < self.receptive_field:
             pieces[-2:] = [np.concatenate(pieces[-2:])]
         return pieces

@@ -54,18 +54,34 @@ from .sample_extractor import (
 )
 from .schema import LABEL_RANGES, MODALITIES, SPLITS, MSAMetadata, attach_metadata, feature_column, msa_features
 
-__all__ = ["ExtractionError", "ExtractionFailed", "RunArguments", "build_dataset", "extract_sample", "main",
-           "run_extraction"]
+__all__ = [
+    "ExtractionError",
+    "ExtractionFailed",
+    "RunArguments",
+    "build_dataset",
+    "extract_sample",
+    "main",
+    "run_extraction",
+]
 
 REPORT_NAME = "extraction_report.json"
 ROWS_FILE = "extracted-rows.arrow"
 _EXTRA_COLUMNS = ("split", "_ok", "_cached", "_issues", "_stats")
-_ENTRY_FEATURES = Features({
-    "id": Value("string"), "video": Value("string"), "text": Value("string"),
-    "audio": Value("string"), "label": Value("float64"), "split": Value("string"),
-})
-_MODEL_KEYS = {"text": ("text_model", "text_revision"), "audio": ("audio_model", "audio_revision"),
-               "vision": ("vision_model", "vision_revision")}
+_ENTRY_FEATURES = Features(
+    {
+        "id": Value("string"),
+        "video": Value("string"),
+        "text": Value("string"),
+        "audio": Value("string"),
+        "label": Value("float64"),
+        "split": Value("string"),
+    }
+)
+_MODEL_KEYS = {
+    "text": ("text_model", "text_revision"),
+    "audio": ("audio_model", "audio_revision"),
+    "vision": ("vision_model", "vision_revision"),
+}
 
 
 class ExtractionFailed(RuntimeError):
@@ -79,7 +95,8 @@ class RunArguments:
     manifest: str = field(metadata={"help": "manifest .csv/.jsonl, or a folder laid out by the folder convention"})
     output: str = field(metadata={"help": "folder the DatasetDict is saved to (save_to_disk)"})
     cache_dir: str | None = field(
-        default=None, metadata={"help": "per-sample result cache (default: <output>-extraction-cache beside the output)"}
+        default=None,
+        metadata={"help": "per-sample result cache (default: <output>-extraction-cache beside the output)"},
     )
     report: str | None = field(default=None, metadata={"help": f"JSON report path (default: <output>/{REPORT_NAME})"})
     strict: bool = field(default=False, metadata={"help": "fail if any sample has an error or a warning"})
@@ -103,7 +120,9 @@ def _model_revision(model_config: Any, name_or_path: str) -> str:
     return "unknown"
 
 
-def describe_models(config: ExtractionConfig) -> tuple[dict[str, int], dict[str, str], ExtractionConfig, dict[str, str]]:
+def describe_models(
+    config: ExtractionConfig,
+) -> tuple[dict[str, int], dict[str, str], ExtractionConfig, dict[str, str]]:
     """Check the configured models from their configs and processors (no weights are loaded).
 
     Returns the feature dims, the ``extractors`` entries (``name@revision``), ``config`` with
@@ -129,7 +148,7 @@ def describe_models(config: ExtractionConfig) -> tuple[dict[str, int], dict[str,
     normalization = {
         "text": "none (last hidden state of the text model, [CLS] and [SEP] included)",
         "audio": f"none on the features; waveform {waveform} before the model{pooled}",
-        "vision": f"none on the features; face crops normalised by the image processor ({config.vision_pooling} vector)",
+        "vision": f"none on the features; face crops normalised by the image processor ({config.vision_pooling})",
     }
     return dims, names, dataclasses.replace(config, **pinned), normalization
 
@@ -143,8 +162,14 @@ def _empty_columns(entry: ManifestEntry, dims: dict[str, int]) -> dict[str, Any]
 
 
 def _extract_batch(
-    batch: dict[str, list], rank: int | None, *, config: dict[str, Any], device: str, cache_dir: str,
-    dims: dict[str, int], threads: int | None,
+    batch: dict[str, list],
+    rank: int | None,
+    *,
+    config: dict[str, Any],
+    device: str,
+    cache_dir: str,
+    dims: dict[str, int],
+    threads: int | None,
 ) -> dict[str, list]:
     """``datasets.map`` function: cached outcome or fresh extraction per sample, as columns."""
     extraction = ExtractionConfig.from_dict(config)
@@ -162,19 +187,23 @@ def _extract_batch(
             try:
                 outcome = extractor.extract(entry.id, entry.video, entry.text, entry.audio)
             except Exception as error:  # recorded per sample, not cached: the next run retries it
-                outcome = SampleOutcome(None, [Issue(entry.id, ERROR, "extraction_failed", f"{type(error).__name__}: {error}")])
+                outcome = SampleOutcome(
+                    None, [Issue(entry.id, ERROR, "extraction_failed", f"{type(error).__name__}: {error}")]
+                )
             else:
                 cache.save(key, outcome)
         columns = outcome.columns or _empty_columns(entry, dims)
-        rows.append({
-            **columns,
-            "label": 0.0 if entry.label is None else entry.label,
-            "split": entry.split,
-            "_ok": outcome.columns is not None,
-            "_cached": cached,
-            "_issues": json.dumps([dataclasses.asdict(issue) for issue in outcome.issues]),
-            "_stats": json.dumps(outcome.stats),
-        })
+        rows.append(
+            {
+                **columns,
+                "label": 0.0 if entry.label is None else entry.label,
+                "split": entry.split,
+                "_ok": outcome.columns is not None,
+                "_cached": cached,
+                "_issues": json.dumps([dataclasses.asdict(issue) for issue in outcome.issues]),
+                "_stats": json.dumps(outcome.stats),
+            }
+        )
     return {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
 
 
@@ -218,21 +247,47 @@ def build_dataset(
     refused = {issue.id for issue in label_issues}
     todo = [dataclasses.asdict(entry) for entry in entries if entry.id not in refused]
     metadata = MSAMetadata(
-        dataset_kind=config.dataset_kind, label_min=label_range[0], label_max=label_range[1],
-        text_dim=dims["text"], audio_dim=dims["audio"], vision_dim=dims["vision"],
-        extractors=extractor_names, extraction=pinned.to_dict(), normalization=normalization, source=source,
+        dataset_kind=config.dataset_kind,
+        label_min=label_range[0],
+        label_max=label_range[1],
+        text_dim=dims["text"],
+        audio_dim=dims["audio"],
+        vision_dim=dims["vision"],
+        extractors=extractor_names,
+        extraction=pinned.to_dict(),
+        normalization=normalization,
+        source=source,
     )
     output_features = msa_features(metadata, token_ids=True)
-    output_features.update({"split": Value("string"), "_ok": Value("bool"), "_cached": Value("bool"),
-                            "_issues": Value("string"), "_stats": Value("string")})
+    output_features.update(
+        {
+            "split": Value("string"),
+            "_ok": Value("bool"),
+            "_cached": Value("bool"),
+            "_issues": Value("string"),
+            "_stats": Value("string"),
+        }
+    )
     threads = max(1, (os.cpu_count() or 1) // num_proc) if num_proc and num_proc > 1 else None
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     mapped = Dataset.from_list(todo, features=_ENTRY_FEATURES).map(
-        _extract_batch, batched=True, batch_size=batch_size, with_rank=True, num_proc=num_proc,
-        remove_columns=list(_ENTRY_FEATURES), features=output_features, desc="extracting features",
-        fn_kwargs={"config": pinned.to_dict(), "device": device, "cache_dir": str(cache_dir), "dims": dims,
-                   "threads": threads},
-        load_from_cache_file=False, cache_file_name=str(Path(cache_dir) / ROWS_FILE),
+        _extract_batch,
+        batched=True,
+        batch_size=batch_size,
+        with_rank=True,
+        num_proc=num_proc,
+        remove_columns=list(_ENTRY_FEATURES),
+        features=output_features,
+        desc="extracting features",
+        fn_kwargs={
+            "config": pinned.to_dict(),
+            "device": device,
+            "cache_dir": str(cache_dir),
+            "dims": dims,
+            "threads": threads,
+        },
+        load_from_cache_file=False,
+        cache_file_name=str(Path(cache_dir) / ROWS_FILE),
     )
     bookkeeping = mapped.select_columns(list(_EXTRA_COLUMNS) + ["id"]).to_dict()
     for sample_id, issues, stats in zip(bookkeeping["id"], bookkeeping["_issues"], bookkeeping["_stats"]):
@@ -248,9 +303,12 @@ def build_dataset(
     report.split_sizes = {name: split.num_rows for name, split in splits.items()}
     metadata.notes = {
         "unlabeled": unlabeled,
-        "label_note": "no labels in the manifest: every label is 0.0; do not train on this dataset" if unlabeled
+        "label_note": "no labels in the manifest: every label is 0.0; do not train on this dataset"
+        if unlabeled
         else "labels from the manifest",
-        "samples": report.total, "errors": len(report.errors), "warnings": len(report.warnings),
+        "samples": report.total,
+        "errors": len(report.errors),
+        "warnings": len(report.warnings),
         "frames_without_face": report.to_dict()["summary"]["frames_without_face"],
     }
     return attach_metadata(DatasetDict(splits), metadata), report
@@ -265,8 +323,13 @@ def run_extraction(args: RunArguments, config: ExtractionConfig) -> DatasetDict:
     entries = load_entries(args.manifest)
     cache_dir = args.cache_dir or default_cache_dir(args.output)
     dataset, report = build_dataset(
-        entries, config, cache_dir=cache_dir, num_proc=args.num_proc, device=args.device,
-        batch_size=args.batch_size, source=str(Path(args.manifest).resolve()),
+        entries,
+        config,
+        cache_dir=cache_dir,
+        num_proc=args.num_proc,
+        device=args.device,
+        batch_size=args.batch_size,
+        source=str(Path(args.manifest).resolve()),
     )
     report_path = Path(args.report) if args.report else Path(args.output) / REPORT_NAME
     print(report.summary())

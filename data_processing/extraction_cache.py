@@ -36,8 +36,15 @@ def _file_state(path: str | None) -> list[int] | None:
 
 def sample_key(entry: ManifestEntry, config_fingerprint: str) -> str:
     """The cache key of ``entry`` under the settings with ``config_fingerprint``."""
-    payload = [config_fingerprint, entry.id, entry.text, entry.video, _file_state(entry.video),
-               entry.audio, _file_state(entry.audio)]
+    payload = [
+        config_fingerprint,
+        entry.id,
+        entry.text,
+        entry.video,
+        _file_state(entry.video),
+        entry.audio,
+        _file_state(entry.audio),
+    ]
     return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
 
 

@@ -31,7 +31,9 @@ class ExtractionConfig:
     text_revision: str | None = field(default=None, metadata={"help": "Hub revision of the text model"})
     text_max_length: int | None = field(
         default=None,
-        metadata={"help": "maximum tokens per transcript (default: the model's limit); longer ones are truncated and counted"},
+        metadata={
+            "help": "maximum tokens per transcript (default: the model's limit); longer ones are truncated and counted"
+        },
     )
     audio_model: str = field(
         default="facebook/wav2vec2-base",
@@ -40,11 +42,15 @@ class ExtractionConfig:
     audio_revision: str | None = field(default=None, metadata={"help": "Hub revision of the audio model"})
     audio_chunk_seconds: float = field(
         default=20.0,
-        metadata={"help": "audio is encoded in chunks of at most this many seconds, then concatenated (never truncated)"},
+        metadata={
+            "help": "audio is encoded in chunks of at most this many seconds, then concatenated (never truncated)"
+        },
     )
     audio_frame_rate: float | None = field(
         default=None,
-        metadata={"help": "mean-pool audio frames to this many per second (default: the model's own rate, 50 for wav2vec2)"},
+        metadata={
+            "help": "mean-pool audio frames to this many per second (default: the model's own rate, 50 for wav2vec2)"
+        },
     )
     vision_model: str = field(
         default="google/vit-base-patch16-224-in21k",
@@ -64,7 +70,9 @@ class ExtractionConfig:
     )
     face_fallback: str = field(
         default="whole_frame",
-        metadata={"help": f"frames without a face: {FACE_FALLBACKS} (encode the whole frame, drop it, or a zero vector)"},
+        metadata={
+            "help": f"frames without a face: {FACE_FALLBACKS} (encode the whole frame, drop it, or a zero vector)"
+        },
     )
     frame_batch_size: int = field(default=32, metadata={"help": "frames per image-model forward pass"})
     dataset_kind: str = field(default="custom", metadata={"help": "mosi, mosei, sims or custom (decides the metrics)"})
@@ -85,7 +93,9 @@ class ExtractionConfig:
         if self.face_margin < 0:
             raise ValueError(f"face_margin must be >= 0, got {self.face_margin!r}")
         if self.text_max_length is not None and self.text_max_length < 2:
-            raise ValueError(f"text_max_length must be at least 2 (room for [CLS] and [SEP]), got {self.text_max_length}")
+            raise ValueError(
+                f"text_max_length must be at least 2 (room for [CLS] and [SEP]), got {self.text_max_length}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (what ``MSAMetadata.extraction`` stores)."""

@@ -38,8 +38,14 @@ from .schema import SPLITS
 
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v")
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".mp3", ".ogg", ".m4a")
-SPLIT_ALIASES: dict[str, str] = {"train": "train", "validation": "validation", "valid": "validation",
-                                 "val": "validation", "dev": "validation", "test": "test"}
+SPLIT_ALIASES: dict[str, str] = {
+    "train": "train",
+    "validation": "validation",
+    "valid": "validation",
+    "val": "validation",
+    "dev": "validation",
+    "test": "test",
+}
 AUTO_SPLIT_FRACTIONS: dict[str, float] = {"train": 0.8, "validation": 0.1, "test": 0.1}
 LABELS_FILE = "labels.csv"
 
@@ -148,20 +154,25 @@ def scan_folder(root: str | Path) -> list[ManifestEntry]:
             for number, row in enumerate(csv.DictReader(handle), start=2):
                 labels[str(row["id"]).strip()] = _parse_label(row.get("label"), f"{labels_file}:{number}")
     places: list[tuple[Path, str | None]] = [(root, None)]
-    places += [(child, normalize_split(child.name, str(child))) for child in sorted(root.iterdir())
-               if child.is_dir() and child.name.lower() in SPLIT_ALIASES]
+    places += [
+        (child, normalize_split(child.name, str(child)))
+        for child in sorted(root.iterdir())
+        if child.is_dir() and child.name.lower() in SPLIT_ALIASES
+    ]
     entries = []
     for folder, split in places:
         for video in sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS):
             transcript = video.with_suffix(".txt")
-            entries.append(ManifestEntry(
-                id=video.stem,
-                video=str(video),
-                text=transcript.read_text(encoding="utf-8").strip() if transcript.is_file() else "",
-                audio=_find_audio(video),
-                label=labels.get(video.stem),
-                split=split,
-            ))
+            entries.append(
+                ManifestEntry(
+                    id=video.stem,
+                    video=str(video),
+                    text=transcript.read_text(encoding="utf-8").strip() if transcript.is_file() else "",
+                    audio=_find_audio(video),
+                    label=labels.get(video.stem),
+                    split=split,
+                )
+            )
     if not entries:
         raise ManifestError(f"{root} holds no video files ({', '.join(VIDEO_EXTENSIONS)})")
     return _checked(entries, str(root))
@@ -199,7 +210,7 @@ def assign_splits(entries: list[ManifestEntry]) -> list[ManifestEntry]:
     chosen: dict[str, str] = {}
     position = 0
     for name in SPLITS:
-        for entry in pending[position:position + sizes[name]]:
+        for entry in pending[position : position + sizes[name]]:
             chosen[entry.id] = name
         position += sizes[name]
     return [e if e.split is not None else dataclasses.replace(e, split=chosen[e.id]) for e in entries]

@@ -84,8 +84,22 @@ def read_video_frames(path: str | Path, fps: float) -> VideoFrames:
 
 def _ffmpeg_audio(path: Path, sampling_rate: int) -> np.ndarray:
     command = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path),
-        "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(sampling_rate), "-f", "f32le", "pipe:1",
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-nostdin",
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-ac",
+        "1",
+        "-ar",
+        str(sampling_rate),
+        "-f",
+        "f32le",
+        "pipe:1",
     ]
     result = subprocess.run(command, capture_output=True, check=False)
     message = result.stderr.decode(errors="replace").strip()

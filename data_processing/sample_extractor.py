@@ -85,22 +85,32 @@ class SampleExtractor:
                 return SampleOutcome(None, [Issue(sample_id, ERROR, error.code, str(error))])
             issues.append(Issue(sample_id, WARNING, error.code, f"{error}; audio left empty (audio_length 0)"))
         if not text.strip():
-            issues.append(Issue(sample_id, WARNING, "empty_transcript", "empty transcript; text left empty (text_length 0)"))
+            issues.append(
+                Issue(sample_id, WARNING, "empty_transcript", "empty transcript; text left empty (text_length 0)")
+            )
         encoded_text = self.text(text)
         if encoded_text.truncated:
-            issues.append(Issue(sample_id, WARNING, "text_truncated", f"transcript cut to {self.text.max_length} tokens"))
+            issues.append(
+                Issue(sample_id, WARNING, "text_truncated", f"transcript cut to {self.text.max_length} tokens")
+            )
         audio_features = np.zeros((0, self.audio.dim), np.float32)
         if waveform is not None:
             try:
                 audio_features = self.audio(waveform)
             except AudioTooShortError as error:
-                issues.append(Issue(sample_id, WARNING, "audio_too_short", f"{error}; audio left empty (audio_length 0)"))
+                issues.append(
+                    Issue(sample_id, WARNING, "audio_too_short", f"{error}; audio left empty (audio_length 0)")
+                )
         vision = encode_faces(frames.frames, self.cropper, self.vision, self.config.face_fallback)
         if vision.frames_without_face == vision.frames_sampled:
-            issues.append(Issue(
-                sample_id, WARNING, "no_face",
-                f"no face in any of {vision.frames_sampled} sampled frames; fallback {self.config.face_fallback!r}",
-            ))
+            issues.append(
+                Issue(
+                    sample_id,
+                    WARNING,
+                    "no_face",
+                    f"no face in any of {vision.frames_sampled} sampled frames; fallback {self.config.face_fallback!r}",
+                )
+            )
         features = {"text": encoded_text.features, "audio": audio_features, "vision": vision.features}
         columns: dict[str, Any] = {"id": sample_id, "text": text}
         for modality in MODALITIES:
@@ -152,7 +162,9 @@ def extract_sample(
     """
     if not isinstance(config, ExtractionConfig):
         config = ExtractionConfig.from_dict(config or {})
-    outcome = load_sample_extractor(config, resolve_device(device)).extract(sample_id, video_path, transcript, audio_path)
+    outcome = load_sample_extractor(config, resolve_device(device)).extract(
+        sample_id, video_path, transcript, audio_path
+    )
     if outcome.columns is None:
         raise ExtractionError("; ".join(f"[{i.code}] {i.message}" for i in outcome.issues))
     for issue in outcome.issues:

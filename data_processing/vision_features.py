@@ -15,7 +15,6 @@ import numpy as np
 import torch
 from transformers import AutoImageProcessor, AutoModel
 
-
 HAAR_CASCADE = "haarcascade_frontalface_default.xml"
 
 
@@ -49,7 +48,7 @@ class FaceCropper:
             return None
         x, y, w, h = (int(round(v / scale)) for v in max(boxes, key=lambda box: int(box[2]) * int(box[3])))
         dx, dy = int(round(w * self.margin)), int(round(h * self.margin))
-        return frame[max(0, y - dy):min(height, y + h + dy), max(0, x - dx):min(width, x + w + dx)]
+        return frame[max(0, y - dy) : min(height, y + h + dy), max(0, x - dx) : min(width, x + w + dx)]
 
 
 @dataclass
@@ -88,19 +87,23 @@ class VisionEncoder:
         """One vector per RGB image (CLS token or mean of the last hidden state): ``[N, D]``."""
         outputs = [np.zeros((0, self.dim), np.float32)]
         for start in range(0, len(images), self.batch_size):
-            inputs = self.processor(images=images[start:start + self.batch_size], return_tensors="pt")
+            inputs = self.processor(images=images[start : start + self.batch_size], return_tensors="pt")
             hidden = self.model(pixel_values=inputs["pixel_values"].to(self.device)).last_hidden_state
             pooled = hidden[:, 0] if self.pooling == "cls" else hidden.mean(dim=1)
             outputs.append(pooled.float().cpu().numpy())
         return np.concatenate(outputs)
 
 
-def encode_faces(frames: list[np.ndarray], cropper: FaceCropper, encoder: VisionEncoder, fallback: str) -> VisionFeatures:
+def encode_faces(
+    frames: list[np.ndarray], cropper: FaceCropper, encoder: VisionEncoder, fallback: str
+) -> VisionFeatures:
     """Crop the face of every frame and encode the crops, applying ``fallback`` to frames without one."""
     crops = [cropper(frame) for frame in frames]
     missing = sum(crop is None for crop in crops)
     if fallback == "whole_frame":
-        return VisionFeatures(encoder.encode([c if c is not None else f for c, f in zip(crops, frames)]), missing, len(frames))
+        return VisionFeatures(
+            encoder.encode([c if c is not None else f for c, f in zip(crops, frames)]), missing, len(frames)
+        )
     found = encoder.encode([crop for crop in crops if crop is not None])
     if fallback == "skip":
         return VisionFeatures(found, missing, len(frames))

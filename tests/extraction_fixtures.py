@@ -34,8 +34,10 @@ from transformers import (
 
 TEXT_DIM, AUDIO_DIM, VISION_DIM = 32, 24, 16
 AUDIO_MODEL_RATE = 8000
-WORDS = ("i really love this movie it was great fun but the ending felt slow and boring "
-         "not bad at all terrible acting good music").split()
+WORDS = (
+    "i really love this movie it was great fun but the ending felt slow and boring "
+    "not bad at all terrible acting good music"
+).split()
 FRAME_SIZE = (176, 144)
 
 
@@ -47,19 +49,39 @@ def build_tiny_models(folder: Path) -> dict[str, str]:
     vocab_file = paths["text"] / "vocab.txt"
     vocab_file.write_text("\n".join(vocab) + "\n")
     BertTokenizerFast(vocab=str(vocab_file), do_lower_case=True).save_pretrained(paths["text"])
-    text_config = BertConfig(vocab_size=len(vocab), hidden_size=TEXT_DIM, num_hidden_layers=1, num_attention_heads=2,
-                             intermediate_size=64, max_position_embeddings=64)
+    text_config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=TEXT_DIM,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     BertModel(text_config).save_pretrained(paths["text"])
     audio_config = Wav2Vec2Config(
-        hidden_size=AUDIO_DIM, num_hidden_layers=1, num_attention_heads=2, intermediate_size=48,
-        conv_dim=(16, 16, 16), conv_stride=(5, 8, 8), conv_kernel=(10, 8, 8),
-        num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2, feat_extract_norm="group",
+        hidden_size=AUDIO_DIM,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=48,
+        conv_dim=(16, 16, 16),
+        conv_stride=(5, 8, 8),
+        conv_kernel=(10, 8, 8),
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+        feat_extract_norm="group",
     )
     Wav2Vec2Model(audio_config).save_pretrained(paths["audio"])
-    Wav2Vec2FeatureExtractor(sampling_rate=AUDIO_MODEL_RATE, do_normalize=True,
-                             return_attention_mask=False).save_pretrained(paths["audio"])
-    vision_config = ViTConfig(image_size=32, patch_size=8, hidden_size=VISION_DIM, num_hidden_layers=1,
-                              num_attention_heads=2, intermediate_size=32)
+    Wav2Vec2FeatureExtractor(
+        sampling_rate=AUDIO_MODEL_RATE, do_normalize=True, return_attention_mask=False
+    ).save_pretrained(paths["audio"])
+    vision_config = ViTConfig(
+        image_size=32,
+        patch_size=8,
+        hidden_size=VISION_DIM,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+    )
     ViTModel(vision_config).save_pretrained(paths["vision"])
     ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(paths["vision"])
     return {modality: str(path) for modality, path in paths.items()}
@@ -83,7 +105,7 @@ def write_face_video(path: Path, seconds: float, fps: int = 10, face: bool = Tru
     for index in range(frame_count):
         canvas = np.full((height, width, 3), 128, np.uint8)
         x = int(round(index / max(1, frame_count - 1) * (width - 128)))
-        canvas[8:136, x:x + 128] = portrait
+        canvas[8:136, x : x + 128] = portrait
         writer.write(canvas)
     writer.release()
     return path
@@ -109,9 +131,29 @@ def write_wav(path: Path, seconds: float, sampling_rate: int = 22050, seed: int 
 def mux(video: Path, audio: Path, path: Path) -> Path:
     """``video`` with ``audio`` as its audio track (MJPG video copied, audio as AAC in ``.mkv``)."""
     subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(video), "-i", str(audio),
-         "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-shortest", str(path)],
-        check=True, capture_output=True,
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(video),
+            "-i",
+            str(audio),
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-c:v",
+            "copy",
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
     )
     return path
 

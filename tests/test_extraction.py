@@ -25,7 +25,9 @@ from data_processing.sample_extractor import ExtractionError, SampleExtractor, e
 from data_processing.schema import read_metadata, validate_dataset
 from data_processing.vision_features import FaceCropper, VisionEncoder, encode_faces
 
-_spec = importlib.util.spec_from_file_location("extraction_fixtures", Path(__file__).with_name("extraction_fixtures.py"))
+_spec = importlib.util.spec_from_file_location(
+    "extraction_fixtures", Path(__file__).with_name("extraction_fixtures.py")
+)
 fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fixtures)
 
@@ -41,8 +43,12 @@ def tiny_models(tmp_path_factory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def config(tiny_models) -> ExtractionConfig:
-    return ExtractionConfig(text_model=tiny_models["text"], audio_model=tiny_models["audio"],
-                            vision_model=tiny_models["vision"], vision_fps=VISION_FPS)
+    return ExtractionConfig(
+        text_model=tiny_models["text"],
+        audio_model=tiny_models["audio"],
+        vision_model=tiny_models["vision"],
+        vision_fps=VISION_FPS,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +79,28 @@ def write_csv(path: Path, rows: list[dict]) -> Path:
 
 def six_clip_rows(media: dict[str, Path]) -> list[dict]:
     return [
-        {"id": "talk1", "video": media["talking"].name, "text": "i really love this movie", "label": 2.4, "split": "train"},
-        {"id": "talk2", "video": media["talking2"].name, "text": "the ending felt slow", "label": -1.2, "split": "train"},
-        {"id": "dubbed", "video": media["silent"].name, "audio": media["voice"].name, "text": "good music",
-         "label": 1.0, "split": "valid"},
+        {
+            "id": "talk1",
+            "video": media["talking"].name,
+            "text": "i really love this movie",
+            "label": 2.4,
+            "split": "train",
+        },
+        {
+            "id": "talk2",
+            "video": media["talking2"].name,
+            "text": "the ending felt slow",
+            "label": -1.2,
+            "split": "train",
+        },
+        {
+            "id": "dubbed",
+            "video": media["silent"].name,
+            "audio": media["voice"].name,
+            "text": "good music",
+            "label": 1.0,
+            "split": "valid",
+        },
         {"id": "noface", "video": media["no_face"].name, "text": "not bad at all", "label": 0.6, "split": "test"},
         {"id": "noaudio", "video": media["silent"].name, "text": "terrible acting", "label": -2.8, "split": "train"},
         {"id": "broken", "video": media["corrupt"].name, "text": "it was great fun", "label": 3.0, "split": "train"},
@@ -84,9 +108,23 @@ def six_clip_rows(media: dict[str, Path]) -> list[dict]:
 
 
 def cli_args(manifest: Path, output: Path, tiny_models: dict[str, str], *extra: str) -> list[str]:
-    return ["--manifest", str(manifest), "--output", str(output), "--text_model", tiny_models["text"],
-            "--audio_model", tiny_models["audio"], "--vision_model", tiny_models["vision"],
-            "--vision_fps", str(VISION_FPS), "--device", "cpu", *extra]
+    return [
+        "--manifest",
+        str(manifest),
+        "--output",
+        str(output),
+        "--text_model",
+        tiny_models["text"],
+        "--audio_model",
+        tiny_models["audio"],
+        "--vision_model",
+        tiny_models["vision"],
+        "--vision_fps",
+        str(VISION_FPS),
+        "--device",
+        "cpu",
+        *extra,
+    ]
 
 
 def expected_audio_frames(seconds: float) -> int:
@@ -112,11 +150,21 @@ def test_six_clips_end_to_end_then_resume_without_model_work(media, tiny_models,
     assert report["summary"]["extracted"] == 5 and report["summary"]["from_cache"] == 0
 
     metadata = read_metadata(dataset)
-    assert metadata.feature_dims == {"text": fixtures.TEXT_DIM, "audio": fixtures.AUDIO_DIM, "vision": fixtures.VISION_DIM}
+    assert metadata.feature_dims == {
+        "text": fixtures.TEXT_DIM,
+        "audio": fixtures.AUDIO_DIM,
+        "vision": fixtures.VISION_DIM,
+    }
     assert metadata.extractors["text"] == f"{tiny_models['text']}@local:{Path(tiny_models['text']).resolve()}"
-    assert ExtractionConfig.from_dict(metadata.extraction).fingerprint() == ExtractionConfig(
-        text_model=tiny_models["text"], audio_model=tiny_models["audio"], vision_model=tiny_models["vision"],
-        vision_fps=VISION_FPS).fingerprint()
+    assert (
+        ExtractionConfig.from_dict(metadata.extraction).fingerprint()
+        == ExtractionConfig(
+            text_model=tiny_models["text"],
+            audio_model=tiny_models["audio"],
+            vision_model=tiny_models["vision"],
+            vision_fps=VISION_FPS,
+        ).fingerprint()
+    )
     assert metadata.notes["errors"] == 1 and metadata.notes["unlabeled"] is False
 
     rows = {row["id"]: row for split in dataset.values() for row in split.with_format("numpy")}
@@ -126,7 +174,10 @@ def test_six_clips_end_to_end_then_resume_without_model_work(media, tiny_models,
         assert row["text_features"].shape == (len(row["input_ids"]), fixtures.TEXT_DIM)
         assert row["vision_features"].shape == (sampled_frames, fixtures.VISION_DIM) == (row["vision_length"], 16)
         expected = 0 if sample_id == "noaudio" else audio_frames
-        assert abs(row["audio_features"].shape[0] - expected) <= 2 and row["audio_length"] == row["audio_features"].shape[0]
+        assert (
+            abs(row["audio_features"].shape[0] - expected) <= 2
+            and row["audio_length"] == row["audio_features"].shape[0]
+        )
     assert rows["noaudio"]["audio_length"] == 0
     assert rows["talk1"]["label"] == pytest.approx(2.4) and rows["noaudio"]["label"] == pytest.approx(-2.8)
     assert report["samples"]["noface"]["frames_without_face"] == sampled_frames
@@ -144,15 +195,18 @@ def test_six_clips_end_to_end_then_resume_without_model_work(media, tiny_models,
         np.asarray(dataset["train"].with_format("numpy")[0]["audio_features"]),
     )
 
-    inferred = extract_sample(str(media["talking"]), "i really love this movie",
-                              config=metadata.extraction, device="cpu", sample_id="talk1")
+    inferred = extract_sample(
+        str(media["talking"]), "i really love this movie", config=metadata.extraction, device="cpu", sample_id="talk1"
+    )
     for column in ("text_features", "audio_features", "vision_features"):
         np.testing.assert_allclose(inferred[column], rows["talk1"][column], atol=1e-5)
 
 
 def test_interrupted_run_resumes_where_it_stopped(media, config, tmp_path, monkeypatch):
-    entries = [ManifestEntry(id=f"clip{i}", video=str(media["talking"]), text=f"good music {i}", label=0.5, split=split)
-               for i, split in enumerate(["train", "train", "validation", "test"])]
+    entries = [
+        ManifestEntry(id=f"clip{i}", video=str(media["talking"]), text=f"good music {i}", label=0.5, split=split)
+        for i, split in enumerate(["train", "train", "validation", "test"])
+    ]
     calls: list[str] = []
     original = SampleExtractor.extract
 
@@ -175,21 +229,29 @@ def test_interrupted_run_resumes_where_it_stopped(media, config, tmp_path, monke
 
 
 def test_two_worker_processes_give_the_same_features(media, config, tmp_path):
-    entries = [ManifestEntry(id=f"clip{i}", video=str(media["talking"]), text="i really love this movie",
-                             label=1.0, split=split) for i, split in enumerate(["train", "validation", "test", "train"])]
+    entries = [
+        ManifestEntry(
+            id=f"clip{i}", video=str(media["talking"]), text="i really love this movie", label=1.0, split=split
+        )
+        for i, split in enumerate(["train", "validation", "test", "train"])
+    ]
     single, _ = build_dataset(entries, config, cache_dir=tmp_path / "one", device="cpu")
     double, report = build_dataset(entries, config, cache_dir=tmp_path / "two", device="cpu", num_proc=2, batch_size=2)
     assert report.from_cache == 0 and len(list((tmp_path / "two").glob("*.npz"))) == 4
     for column in ("text_features", "audio_features", "vision_features"):
-        np.testing.assert_allclose(double["train"].with_format("numpy")[1][column],
-                                   single["train"].with_format("numpy")[1][column], atol=1e-5)
+        np.testing.assert_allclose(
+            double["train"].with_format("numpy")[1][column], single["train"].with_format("numpy")[1][column], atol=1e-5
+        )
 
 
 def test_strict_fails_on_any_record_and_saves_only_the_report(media, tiny_models, tmp_path, capsys):
-    manifest = write_csv(tmp_path / "m.csv", [
-        {"id": "a", "video": str(media["talking"]), "text": "good", "label": 1, "split": "train"},
-        {"id": "b", "video": str(media["silent"]), "text": "bad", "label": -1, "split": "test"},
-    ])
+    manifest = write_csv(
+        tmp_path / "m.csv",
+        [
+            {"id": "a", "video": str(media["talking"]), "text": "good", "label": 1, "split": "train"},
+            {"id": "b", "video": str(media["silent"]), "text": "bad", "label": -1, "split": "test"},
+        ],
+    )
     output = tmp_path / "out"
     assert main(cli_args(manifest, output, tiny_models, "--strict")) == 1
     assert "--strict" in capsys.readouterr().err
@@ -198,23 +260,30 @@ def test_strict_fails_on_any_record_and_saves_only_the_report(media, tiny_models
 
 
 def test_label_rules_unlabeled_manifest_and_label_errors(media, config, tmp_path):
-    unlabeled = [ManifestEntry(id=f"u{i}", video=str(media["talking"]), text="good", split=s)
-                 for i, s in enumerate(["train", "validation", "test"])]
+    unlabeled = [
+        ManifestEntry(id=f"u{i}", video=str(media["talking"]), text="good", split=s)
+        for i, s in enumerate(["train", "validation", "test"])
+    ]
     dataset, report = build_dataset(unlabeled, config, cache_dir=tmp_path / "cache", device="cpu")
     assert read_metadata(dataset).notes["unlabeled"] is True and not report.issues
     assert all(label == 0.0 for split in dataset.values() for label in split["label"])
 
-    labelled = [ManifestEntry(id="ok", video=str(media["talking"]), text="good", label=1.5, split="train"),
-                ManifestEntry(id="none", video=str(media["talking"]), text="good", split="train"),
-                ManifestEntry(id="big", video=str(media["talking"]), text="good", label=3.5, split="train")]
+    labelled = [
+        ManifestEntry(id="ok", video=str(media["talking"]), text="good", label=1.5, split="train"),
+        ManifestEntry(id="none", video=str(media["talking"]), text="good", split="train"),
+        ManifestEntry(id="big", video=str(media["talking"]), text="good", label=3.5, split="train"),
+    ]
     dataset, report = build_dataset(labelled, config, cache_dir=tmp_path / "cache", device="cpu")
     assert {(i.id, i.code) for i in report.errors} == {("none", "missing_label"), ("big", "label_out_of_range")}
     assert dataset["train"]["id"] == ["ok"]
 
 
 def test_bad_files_are_clear_media_errors(media, tmp_path):
-    for path, code in ((tmp_path / "nowhere.mp4", "missing_file"), (media["empty"], "empty_file"),
-                       (media["corrupt"], "unreadable_video")):
+    for path, code in (
+        (tmp_path / "nowhere.mp4", "missing_file"),
+        (media["empty"], "empty_file"),
+        (media["corrupt"], "unreadable_video"),
+    ):
         with pytest.raises(MediaError) as caught:
             read_video_frames(path, 5)
         assert caught.value.code == code and str(path) in str(caught.value)
@@ -232,12 +301,16 @@ def test_sample_level_errors_and_warnings(media, config, tmp_path):
     assert missing_audio.columns is None and [i.code for i in missing_audio.issues] == ["missing_file"]
     empty_text = extractor.extract("y", str(media["talking"]), "   ")
     assert [i.code for i in empty_text.issues] == ["empty_transcript"]
-    assert empty_text.columns["text_length"] == 0 and empty_text.columns["text_features"].shape == (0, fixtures.TEXT_DIM)
+    assert empty_text.columns["text_length"] == 0 and empty_text.columns["text_features"].shape == (
+        0,
+        fixtures.TEXT_DIM,
+    )
     with pytest.raises(ExtractionError, match="missing_file"):
         extract_sample(str(tmp_path / "gone.mp4"), "good", config=config, device="cpu")
     short = ExtractionConfig.from_dict({**config.to_dict(), "text_max_length": 4})
     truncated = sample_extractor.load_sample_extractor(short, torch.device("cpu")).extract(
-        "z", str(media["talking"]), "i really love this movie")
+        "z", str(media["talking"]), "i really love this movie"
+    )
     assert [i.code for i in truncated.issues] == ["text_truncated"] and truncated.columns["text_length"] == 4
 
 
@@ -317,17 +390,24 @@ def test_minilm_text_features_are_its_hidden_states_and_carry_meaning():
 
 def test_manifest_formats_splits_and_folder_convention(media, tmp_path):
     jsonl = tmp_path / "m.jsonl"
-    jsonl.write_text("\n".join(json.dumps(row) for row in [
-        {"id": "a", "video": "clips/a.mp4", "text": "hi", "label": 1.5, "split": "dev"},
-        {"id": "b", "video": "/abs/b.mp4", "text": "", "audio": "b.wav"},
-    ]))
+    jsonl.write_text(
+        "\n".join(
+            json.dumps(row)
+            for row in [
+                {"id": "a", "video": "clips/a.mp4", "text": "hi", "label": 1.5, "split": "dev"},
+                {"id": "b", "video": "/abs/b.mp4", "text": "", "audio": "b.wav"},
+            ]
+        )
+    )
     entries = read_manifest(jsonl)
     assert entries[0] == ManifestEntry("a", str(tmp_path / "clips/a.mp4"), "hi", None, 1.5, "validation")
     assert entries[1].video == "/abs/b.mp4" and entries[1].audio == str(tmp_path / "b.wav") and entries[1].label is None
-    for rows, message in (([{"id": "a", "video": "v", "text": "t", "split": "holdout"}], "unknown split"),
-                          ([{"id": "a", "video": "v", "text": "t", "label": "high"}], "not a number"),
-                          ([{"id": "a", "video": "v", "text": "t"}, {"id": "a", "video": "w", "text": "t"}], "duplicate"),
-                          ([{"id": "a", "text": "t"}], "missing")):
+    for rows, message in (
+        ([{"id": "a", "video": "v", "text": "t", "split": "holdout"}], "unknown split"),
+        ([{"id": "a", "video": "v", "text": "t", "label": "high"}], "not a number"),
+        ([{"id": "a", "video": "v", "text": "t"}, {"id": "a", "video": "w", "text": "t"}], "duplicate"),
+        ([{"id": "a", "text": "t"}], "missing"),
+    ):
         with pytest.raises(ManifestError, match=message):
             read_manifest(write_csv(tmp_path / "bad.csv", rows))
 
@@ -347,8 +427,9 @@ def test_manifest_formats_splits_and_folder_convention(media, tmp_path):
     (root / "train" / "one.wav").write_bytes(media["voice"].read_bytes())
     (root / "labels.csv").write_text("id,label\none,1.5\ntwo,-0.5\n")
     found = {e.id: e for e in load_entries(root)}
-    assert found["one"] == ManifestEntry("one", str(root / "train/one.avi"), "transcript one",
-                                         str(root / "train/one.wav"), 1.5, "train")
+    assert found["one"] == ManifestEntry(
+        "one", str(root / "train/one.avi"), "transcript one", str(root / "train/one.wav"), 1.5, "train"
+    )
     assert found["two"].split == "test" and found["two"].audio is None and found["two"].label == -0.5
 
 
