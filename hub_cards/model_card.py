@@ -136,6 +136,25 @@ def eval_results(
     return results
 
 
+def seeds_line(results: Mapping[str, Any], summaries: Mapping[str, MetricSummary]) -> str:
+    """``mean ± std over 5 seeds (1111, ..., 1115)`` or ``one run``."""
+    runs = max((s.runs for s in summaries.values()), default=0)
+    if runs < 2:
+        return "one run"
+    seeds = results.get("seeds")
+    return f"mean ± std over {runs} seeds" + (f" ({', '.join(map(str, seeds))})" if seeds else "")
+
+
+def selection_line(results: Mapping[str, Any]) -> str:
+    """How checkpoints were selected and which seed's weights these are, as far as ``results`` says."""
+    metric = str(results.get("metric_for_best_model") or "loss").removeprefix("eval_")
+    line = f"Each run kept its best checkpoint by the validation {metric}; the test split played no part in selection."
+    best = results.get("best_seed")
+    if isinstance(best, Mapping) and "seed" in best:
+        line += f" The weights here are those of seed {best['seed']}, the best by validation {metric}."
+    return line
+
+
 def build_model_card(
     config: PretrainedConfig,
     *,
@@ -165,8 +184,9 @@ def build_model_card(
     augmentation_title = _AUGMENTATION_TITLES.get(augmentation, augmentation)
     model_title = f"{backbone_title} + {augmentation_title} ({kind.upper()})"
     dataset_name = dataset_id or metadata.get("source") or kind
-    summaries = metric_summaries(results or {}, kind)
-    runs = max((s.runs for s in summaries.values()), default=0)
+    results = results or {}
+    summaries = metric_summaries(results, kind)
+    baseline = metric_summaries({"test": results.get("train_mean_baseline") or {}}, kind)
     card_data = ModelCardData(
         library_name="transformers",
         license=license,
@@ -189,8 +209,10 @@ def build_model_card(
         label_min=float(getattr(config, "label_min", metadata.get("label_min", -3.0))),
         label_max=float(getattr(config, "label_max", metadata.get("label_max", 3.0))),
         has_intensities=augmentation == "msmix",
-        results_rows=[{"name": n, "value": s.display()} for n, s in summaries.items()],
-        seeds_line=f"mean ± std over {runs} seeds" if runs > 1 else "one run",
+        results_rows=[{"name": n, "value": s.display(), "baseline": baseline[n].display() if n in baseline else "-"}
+                      for n, s in summaries.items()],
+        seeds_line=seeds_line(results, summaries),
+        selection_line=selection_line(results),
         text_dim=config.text_dim,
         audio_dim=config.audio_dim,
         vision_dim=config.vision_dim,

@@ -94,8 +94,10 @@ def test_metric_summaries_accept_means_lists_and_single_runs():
 
 
 def test_model_card_round_trips_with_model_index_and_citations():
-    results = {"test": {"MAE": {"mean": 0.71, "std": 0.02, "runs": 5}, "Corr": {"mean": 0.7, "std": 0.01, "runs": 5},
-                        "Non0_acc_2": {"mean": float("nan"), "std": 0.0, "runs": 5}}}
+    results = {"test": {"MAE": {"mean": 0.71, "std": 0.02, "n": 5}, "Corr": {"mean": 0.7, "std": 0.01, "n": 5},
+                        "Non0_acc_2": {"mean": float("nan"), "std": 0.0, "n": 5}},
+               "train_mean_baseline": {"MAE": {"mean": 1.19, "std": None, "n": 1}},
+               "seeds": [1111, 1112, 1113, 1114, 1115], "metric_for_best_model": "MAE", "best_seed": {"seed": 1113}}
     card = build_model_card(tiny_config(), repo_id="someone/tfn-msmix", dataset_id="someone/msa",
                             results=results, training_args={"learning_rate": 1e-4, "seed": 1111, "max_steps": -1})
     reloaded = ModelCard(str(card))
@@ -108,7 +110,9 @@ def test_model_card_round_trips_with_model_index_and_citations():
     assert [(r.metric_name, r.metric_value, r.dataset_split) for r in parsed] == [
         ("MAE (mean ± 0.0200 over 5 seeds)", 0.71, "test"), ("Corr (mean ± 0.0100 over 5 seeds)", 0.7, "test")]
     assert reloaded.data.eval_results == parsed
-    assert "| MAE | 0.7100 ± 0.0200 |" in card.text and "mean ± std over 5 seeds" in card.text
+    assert "| MAE | 0.7100 ± 0.0200 | 1.1900 |" in card.text and "| Corr | 0.7000 ± 0.0100 | - |" in card.text
+    assert "mean ± std over 5 seeds (1111, 1112, 1113, 1114, 1115)" in card.text
+    assert "best checkpoint by the validation MAE" in card.text and "those of seed 1113" in card.text
     assert 'AutoModel.from_pretrained("someone/tfn-msmix", trust_remote_code=True)' in card.text
     assert "| `learning_rate` | `0.0001` |" in card.text and "| `seed` | `1111` |" in card.text
     assert "eprint        = {2510.11579}" in card.text and "Tensor Fusion Network" in card.text

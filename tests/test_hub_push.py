@@ -91,7 +91,7 @@ def test_push_trained_model_then_from_pretrained_gives_identical_predictions(pus
     assert config["auto_map"] == {"AutoConfig": "configuration_tfn.TFNConfig", "AutoModel": "modeling_tfn.TFNModel"}
     assert config["augmentation"] == "msmix"
     card = repo.files["README.md"].decode()
-    assert "| MAE | 0.7400 ± 0.0300 |" in card
+    assert "| MAE | 0.7400 ± 0.0300 | - |" in card
     assert 'AutoModel.from_pretrained("someone/tfn-msmix-tiny", trust_remote_code=True)' in card
     commits = hub.calls("POST", "/api/models/someone/tfn-msmix-tiny/commit/main")
     assert len(commits) == 1
