@@ -105,6 +105,8 @@ def test_many_files_in_order_with_a_bad_one_reported(setup, analyse):
     assert results[0]["score"] != results[2]["score"]
     with pytest.raises(MissingTranscriptError, match="no transcript"):
         analyse(str(setup["clip"]))
+    with pytest.raises(TypeError, match="unknown arguments \\['transcripts'\\]"):
+        analyse(str(setup["clip"]), transcripts="typo")
 
 
 def test_models_without_extraction_settings_or_with_other_dims_are_refused(setup):
@@ -141,6 +143,9 @@ def test_asr_model_transcribes_a_video_without_transcript(setup, analyse):
     result = analyse(str(setup["clip"]), asr_model=str(folder))
     assert result["warnings"][0].startswith(f"transcript from {folder}: ")
     assert isinstance(result["score"], float)
+    silent = fixtures.write_face_video(setup["root"] / "silent.avi", 1.0)
+    failed = analyse(str(silent), asr_model=str(folder), on_error="report")
+    assert failed["score"] is None and "[no_audio_track]" in failed["error"]
 
 
 def test_cli_writes_json_lines_and_stops_early_without_transcripts(setup, tmp_path, capsys):

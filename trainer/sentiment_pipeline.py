@@ -33,7 +33,7 @@ from transformers.pipelines import PIPELINE_REGISTRY
 
 from data_processing.error_report import ERROR
 from data_processing.extraction_config import ExtractionConfig
-from data_processing.media import read_audio
+from data_processing.media import MediaError, read_audio
 from data_processing.sample_extractor import load_sample_extractor
 
 from .collator import MSMixDataCollator
@@ -127,6 +127,8 @@ class MultimodalSentimentPipeline(Pipeline):
 
     def _sanitize_parameters(self, transcript=None, audio=None, asr_model=None, extraction=None, on_error=None,
                              **kwargs):
+        if kwargs:
+            raise TypeError(f"{TASK} pipeline got unknown arguments {sorted(kwargs)}")
         if on_error not in (None, "raise", "report"):
             raise ValueError(f"on_error must be 'raise' or 'report', got {on_error!r}")
         preprocess = {"transcript": transcript, "audio": audio, "asr_model": asr_model, "extraction": extraction,
@@ -169,10 +171,11 @@ class MultimodalSentimentPipeline(Pipeline):
             meta["warnings"] += [f"[{i.code}] {i.message}" for i in outcome.issues if i.severity != ERROR]
             if outcome.columns is None:
                 raise ValueError("; ".join(f"[{i.code}] {i.message}" for i in outcome.issues if i.severity == ERROR))
-        except (ValueError, OSError) as error:
+        except (ValueError, OSError, MediaError) as error:
             if on_error == "raise":
                 raise
-            return {"meta": {**meta, "error": str(error)}}
+            message = f"[{error.code}] {error}" if isinstance(error, MediaError) else str(error)
+            return {"meta": {**meta, "error": message}}
         batch = self._collator([{**outcome.columns, "label": 0.0}])
         batch.pop("labels")
         return {"meta": meta, **batch}
