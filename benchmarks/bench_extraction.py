@@ -51,6 +51,7 @@ def _measure(setting: dict, folder: str, clips: list[str], num_proc: int | None,
         timings.append(time.perf_counter() - start)
     assert dataset["train"].num_rows == len(clips) and not report.errors, report.summary()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    stages = _stage_seconds(config, clips[0], device)
     if num_proc and num_proc > 1:
         peak = max(peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     queue.put(
@@ -59,8 +60,33 @@ def _measure(setting: dict, folder: str, clips: list[str], num_proc: int | None,
             "peak_mib": peak / 1024,
             "after_imports_mib": baseline / 1024,
             "frames": {m: dataset["train"][0][f"{m}_length"] for m in ("text", "audio", "vision")},
+            "stages": stages,
         }
     )
+
+
+def _stage_seconds(config, clip: str, device: str) -> dict[str, float]:
+    """Seconds each step takes on one clip (models already loaded)."""
+    from data_processing.media import read_audio, read_video_frames
+    from data_processing.sample_extractor import load_sample_extractor, resolve_device
+
+    extractor = load_sample_extractor(config, resolve_device(device))
+    steps = {
+        "decode video": lambda: read_video_frames(clip, config.vision_fps),
+        "decode audio": lambda: read_audio(clip, extractor.audio.sampling_rate),
+    }
+    frames = read_video_frames(clip, config.vision_fps).frames
+    steps["face detection"] = lambda: [extractor.cropper(frame) for frame in frames]
+    steps["image model"] = lambda: extractor.vision.encode(frames)
+    waveform = read_audio(clip, extractor.audio.sampling_rate)
+    steps["audio model"] = lambda: extractor.audio(waveform)
+    steps["text model"] = lambda: extractor.text("i really love this movie but the ending felt slow")
+    seconds = {}
+    for name, step in steps.items():
+        start = time.perf_counter()
+        step()
+        seconds[name] = time.perf_counter() - start
+    return seconds
 
 
 def main() -> None:
@@ -102,6 +128,7 @@ def main() -> None:
                 f"{args.clips / cached:7.1f} clips/s from cache; peak RSS {result['peak_mib']:.0f} MiB "
                 f"({result['after_imports_mib']:.0f} MiB after imports); lengths t/a/v {result['frames']}"
             )
+            print("         one clip: " + ", ".join(f"{k} {v:.3f} s" for k, v in result["stages"].items()))
 
 
 if __name__ == "__main__":

@@ -52,7 +52,16 @@ from .sample_extractor import (
     load_sample_extractor,
     resolve_device,
 )
-from .schema import LABEL_RANGES, MODALITIES, SPLITS, MSAMetadata, attach_metadata, feature_column, msa_features
+from .schema import (
+    LABEL_RANGES,
+    MODALITIES,
+    SPLITS,
+    MSAMetadata,
+    attach_metadata,
+    feature_column,
+    length_column,
+    msa_features,
+)
 
 __all__ = [
     "ExtractionError",
@@ -157,7 +166,7 @@ def _empty_columns(entry: ManifestEntry, dims: dict[str, int]) -> dict[str, Any]
     columns: dict[str, Any] = {"id": entry.id, "text": entry.text, "input_ids": [], "attention_mask": []}
     for modality in MODALITIES:
         columns[feature_column(modality)] = np.zeros((0, dims[modality]), np.float32)
-        columns[f"{modality}_length"] = 0
+        columns[length_column(modality)] = 0
     return columns
 
 
