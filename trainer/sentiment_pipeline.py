@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers import AutoModel, Pipeline
+from transformers import AutoModel, Pipeline, pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
 from data_processing.error_report import ERROR
@@ -144,8 +144,6 @@ class MultimodalSentimentPipeline(Pipeline):
     def transcribe(self, media_path: str, asr_model: str) -> str:
         """The transcript of ``media_path``'s speech by the ASR pipeline ``asr_model``."""
         if asr_model not in self._asr_pipelines:
-            from transformers import pipeline
-
             self._asr_pipelines[asr_model] = pipeline("automatic-speech-recognition", model=asr_model,
                                                       device=self.device)
         waveform = read_audio(media_path, ASR_SAMPLING_RATE)
@@ -153,7 +151,7 @@ class MultimodalSentimentPipeline(Pipeline):
 
     def preprocess(self, inputs, transcript=None, audio=None, asr_model=None, extraction=None, on_error="raise"):
         request = _as_request(inputs, transcript, audio)
-        meta = {"id": request["id"], "video": str(request["video"]), "on_error": on_error, "warnings": []}
+        meta = {"id": request["id"], "video": str(request["video"]), "warnings": []}
         try:
             text = request["transcript"]
             if text is None:
@@ -212,6 +210,4 @@ PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=MultimodalSentimentPipe
 def load_sentiment_pipeline(model: str, *, device: str | int | torch.device | None = None,
                             trust_remote_code: bool = True) -> MultimodalSentimentPipeline:
     """``pipeline("multimodal-sentiment", model=model)``: a Hub id or a ``save_pretrained`` folder."""
-    from transformers import pipeline
-
     return pipeline(TASK, model=model, device=device, trust_remote_code=trust_remote_code)
