@@ -1,0 +1,270 @@
+"""Training throughput of every backbone with and without MS-Mix and each baseline mixup.
+
+    python -m benchmarks.bench_training                       # all backbones and augmentations, MOSI and MOSEI shapes
+    python -m benchmarks.bench_training --backbones tfn lmf --augmentations none msmix --shapes mosi
+    python -m benchmarks.bench_training --device cuda --bf16  # on a GPU, bf16 through accelerate
+
+Each (shape, backbone, augmentation) trains ``--warmup`` + ``--steps`` steps of batch
+``--batch-size`` through the real ``MSMixTrainer`` (``trainer.pipeline`` builds the config,
+model and collator exactly as ``trainer/run.py`` does) in a fresh process, on a synthetic
+dataset of that shape saved to disk and memory-mapped. It prints per configuration: the median
+step time split into data (loader + collator), forward (incl. mixing and losses), backward,
+optimizer and the rest; samples/s; peak RSS; the share of the step spent on data; and the
+step-time ratio to no augmentation. On CUDA it also counts the FLOPs of one training step
+(``torch.utils.flop_counter``) and reports the fraction of the GPU's bf16 peak reached.
+
+Targets: MS-Mix step time at most 1.3x no augmentation for every backbone; data (collator +
+loader) under 10 % of the step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.timing import EpochTimingCallback, MemorySampler, StepTimingCallback, run_isolated
+
+BACKBONES: tuple[str, ...] = ("tfn", "lmf", "mult", "misa", "almt", "glomo")
+AUGMENTATIONS: tuple[str, ...] = ("none", "msmix", "mixup", "manifold_mixup", "multimix", "powmix", "advmixup")
+SHAPES: dict[str, dict[str, int]] = {
+    "mosi": {"audio_dim": 5, "vision_dim": 20, "max_text_length": 50, "max_audio_length": 375, "max_vision_length": 500},
+    "mosei": {"audio_dim": 74, "vision_dim": 35, "max_text_length": 50, "max_audio_length": 500, "max_vision_length": 500},
+}
+MSMIX_STEP_RATIO_TARGET = 1.3
+DATA_SHARE_TARGET = 0.10
+BF16_PEAK_TFLOPS: dict[str, float] = {"H100 PCIe": 756.0, "H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0}
+
+
+def _save_dataset(path: str, train_size: int, shape: str, seed: int) -> None:
+    from data_processing.synthetic import SyntheticConfig, generate_default_dataset
+
+    config = SyntheticConfig(train_size=train_size, validation_size=8, test_size=8, seed=seed, **SHAPES[shape])
+    generate_default_dataset(config).save_to_disk(path)
+
+
+def prepare_dataset(cache_dir: Path, shape: str, train_size: int, seed: int = 0) -> Path:
+    """A synthetic ``shape`` dataset with ``train_size`` training rows saved under ``cache_dir`` (reused if there).
+
+    It is generated in a separate process so that the generator's in-memory rows never count
+    towards a measured process.
+    """
+    path = cache_dir / f"{shape}-train{train_size}-seed{seed}"
+    if not (path / "dataset_dict.json").is_file():
+        run_isolated(_save_dataset, path=str(path), train_size=train_size, shape=shape, seed=seed)
+    return path
+
+
+def bf16_peak_flops(device_name: str, override_tflops: float | None) -> float | None:
+    """The dense bf16 peak of the named GPU in FLOP/s (``override_tflops`` wins), or ``None`` if unknown."""
+    if override_tflops:
+        return override_tflops * 1e12
+    for key, tflops in BF16_PEAK_TFLOPS.items():
+        if key in device_name:
+            return tflops * 1e12
+    return None
+
+
+def _training_step_flops(model, batch: dict[str, Any]) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model.train()
+    with FlopCounterMode(display=False) as counter:
+        model(**batch).loss.backward()
+    model.zero_grad()
+    return counter.get_total_flops()
+
+
+def measure_training(
+    dataset_path: str,
+    backbone: str,
+    augmentation: str,
+    batch_size: int,
+    steps: int,
+    warmup: int,
+    device: str = "cpu",
+    bf16: bool = False,
+    config_overrides: str | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Train ``warmup + steps`` steps through ``MSMixTrainer``; return timings, memory and FLOPs."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+
+    from trainer.arguments import DataArguments, ModelArguments, MSMixTrainingArguments
+    from trainer.msmix_trainer import MSMixTrainer
+    from trainer.pipeline import build_collator, build_config, build_model, load_training_data
+
+    cuda = device == "cuda"
+    data = load_training_data(DataArguments(dataset=dataset_path))
+    model_args = ModelArguments(backbone=backbone, augmentation=augmentation, config_overrides=config_overrides)
+    model = build_model(model_args, build_config(model_args, data.metadata))
+    collator = build_collator(DataArguments(), seed=0)
+    collate_seconds: list[float] = []
+
+    class TimedCollator(type(collator)):
+        def __call__(self, rows):
+            start = time.perf_counter()
+            batch = super().__call__(rows)
+            collate_seconds.append(time.perf_counter() - start)
+            return batch
+
+    collator.__class__ = TimedCollator
+    step_timer = StepTimingCallback(warmup_steps=warmup, synchronize=cuda)
+    epoch_timer = EpochTimingCallback(synchronize=cuda)
+    with tempfile.TemporaryDirectory() as output_dir:
+        args = MSMixTrainingArguments(
+            output_dir=output_dir,
+            max_steps=warmup + steps,
+            per_device_train_batch_size=batch_size,
+            eval_strategy="no",
+            save_strategy="no",
+            logging_strategy="no",
+            load_best_model_at_end=False,
+            early_stopping_patience=None,
+            report_to="none",
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+            use_cpu=not cuda,
+            bf16=bf16,
+            seed=0,
+        )
+        trainer = MSMixTrainer(
+            model=model,
+            args=args,
+            data_collator=collator,
+            train_dataset=data.dataset["train"],
+            callbacks=[step_timer, epoch_timer],
+        )
+        step_timer.attach(trainer.model)
+        with MemorySampler() as memory:
+            trainer.train()
+        batch = trainer._prepare_inputs(collator([data.dataset["train"][i] for i in range(batch_size)]))
+        with trainer.compute_loss_context_manager():
+            flops = _training_step_flops(trainer.model, batch)
+    times = step_timer.times
+    medians = times.median_ms()
+    measured = times.totals()
+    result = {
+        "backbone": backbone,
+        "augmentation": augmentation,
+        "batch_size": batch_size,
+        "steps": times.steps,
+        "median_ms": medians,
+        "collate_ms": 1000 * statistics.median(collate_seconds[warmup : warmup + steps] or collate_seconds),
+        "samples_per_second": batch_size * len(measured) / sum(measured),
+        "data_share": sum(times.parts["data"]) / sum(measured),
+        "peak_mb": memory.peak_mb(),
+        "parameters": model.num_parameters(),
+        "train_flops_per_step": flops,
+        "achieved_tflops": flops / (medians["step"] / 1000) / 1e12,
+        "device": torch.cuda.get_device_name() if cuda else "cpu",
+        "torch_threads": torch.get_num_threads(),
+        "bf16": bf16,
+    }
+    return result
+
+
+def _format_row(shape: str, result: dict[str, Any], baseline_ms: float | None, peak_flops: float | None) -> str:
+    m = result["median_ms"]
+    ratio = f"{m['step'] / baseline_ms:.2f}" if baseline_ms else "-"
+    fraction = f" {100 * result['achieved_tflops'] * 1e12 / peak_flops:6.2f}%" if peak_flops else ""
+    return (
+        f"{shape:6s} {result['backbone']:6s} {result['augmentation']:15s} {m['step']:9.1f} {m['data']:7.1f} "
+        f"{m['forward']:8.1f} {m['backward']:8.1f} {m['optimizer']:7.1f} {result['samples_per_second']:9.1f} "
+        f"{result['peak_mb']['rss']:8.0f} {100 * result['data_share']:6.1f}% {ratio:>6s}{fraction}"
+    )
+
+
+HEADER = (
+    f"{'shape':6s} {'model':6s} {'augmentation':15s} {'step ms':>9s} {'data':>7s} {'forward':>8s} {'backward':>8s} "
+    f"{'optim':>7s} {'samples/s':>9s} {'RSS MB':>8s} {'data%':>7s} {'xnone':>6s}"
+)
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per shape and backbone: MS-Mix / none step-time ratio, and the largest data share; targets met or not."""
+    summary: dict[str, Any] = {}
+    for result in results:
+        key = f"{result['shape']}/{result['backbone']}"
+        entry = summary.setdefault(key, {"data_share_max": 0.0})
+        entry[result["augmentation"]] = result["median_ms"]["step"]
+        entry["data_share_max"] = max(entry["data_share_max"], result["data_share"])
+    for entry in summary.values():
+        if "none" in entry and "msmix" in entry:
+            entry["msmix_over_none"] = entry["msmix"] / entry["none"]
+            entry["msmix_target_met"] = entry["msmix_over_none"] <= MSMIX_STEP_RATIO_TARGET
+        entry["data_target_met"] = entry["data_share_max"] < DATA_SHARE_TARGET
+    return summary
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backbones", nargs="+", default=list(BACKBONES), choices=BACKBONES)
+    parser.add_argument("--augmentations", nargs="+", default=list(AUGMENTATIONS), choices=AUGMENTATIONS)
+    parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=10, help="measured steps per configuration")
+    parser.add_argument("--warmup", type=int, default=2, help="unmeasured steps before them")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--bf16", action="store_true", help="bf16 mixed precision (accelerate autocast)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads per run (default: torch's)")
+    parser.add_argument("--peak-tflops", type=float, default=None, help="the GPU's dense bf16 peak, if not in the table")
+    parser.add_argument("--cache-dir", default=str(Path(tempfile.gettempdir()) / "msmix-bench-data"))
+    parser.add_argument("--output", default=None, help="also write all results as JSON here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    args = parse_args(argv)
+    cache_dir = Path(args.cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    train_size = args.batch_size * (args.steps + args.warmup)
+    augmentations = ["none", *[a for a in args.augmentations if a != "none"]] if "none" in args.augmentations else args.augmentations
+    results: list[dict[str, Any]] = []
+    peak_flops = None
+    print(HEADER + ("  %bf16 peak" if args.device == "cuda" else ""), flush=True)
+    for shape in args.shapes:
+        dataset_path = prepare_dataset(cache_dir, shape, train_size)
+        for backbone in args.backbones:
+            baseline_ms = None
+            for augmentation in augmentations:
+                result = run_isolated(
+                    measure_training,
+                    dataset_path=str(dataset_path),
+                    backbone=backbone,
+                    augmentation=augmentation,
+                    batch_size=args.batch_size,
+                    steps=args.steps,
+                    warmup=args.warmup,
+                    device=args.device,
+                    bf16=args.bf16,
+                    threads=args.threads,
+                )
+                result["shape"] = shape
+                if args.device == "cuda":
+                    peak_flops = bf16_peak_flops(result["device"], args.peak_tflops)
+                if augmentation == "none":
+                    baseline_ms = result["median_ms"]["step"]
+                results.append(result)
+                print(_format_row(shape, result, baseline_ms, peak_flops), flush=True)
+    summary = summarize(results)
+    print("\ntargets: MS-Mix step <= 1.3x none; data (loader + collator) < 10% of the step")
+    for key, entry in summary.items():
+        ratio = entry.get("msmix_over_none")
+        ratio_text = f"MS-Mix/none {ratio:.2f} ({'met' if entry['msmix_target_met'] else 'MISSED'})" if ratio else ""
+        data_text = f"max data share {100 * entry['data_share_max']:.1f}% ({'met' if entry['data_target_met'] else 'MISSED'})"
+        print(f"  {key:14s} {ratio_text:28s} {data_text}")
+    if args.output:
+        Path(args.output).write_text(json.dumps({"results": results, "summary": summary}, indent=2))
+    return results
+
+
+if __name__ == "__main__":
+    main()
