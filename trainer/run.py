@@ -1,48 +1,152 @@
-"""Entry point of ``accelerate launch trainer/run.py``: summarises the MSA dataset it would train on."""
+"""Train an msmix model with ``transformers.Trainer``: ``accelerate launch trainer/run.py [options]``.
+
+With no options it trains the default backbone (LMF) with MS-Mix on the built-in default
+dataset, selects the best epoch by the validation loss, and prints the test metrics next to
+those of predicting the training mean. Options are ``TrainingArguments`` plus:
+
+- data: ``--dataset`` ('default', a ``save_to_disk`` folder or a Hub id), ``--dataset_kind``,
+  ``--max_{text,audio,vision}_length``, ``--max_{train,eval,predict}_samples``;
+- model: ``--backbone`` (tfn, lmf, mult, misa, almt, glomo), ``--augmentation`` (none, mixup,
+  manifold_mixup, multimix, powmix, advmixup, msmix), ``--config_overrides 'alpha=1.0,...'``,
+  ``--model_name_or_path``;
+- run: ``--seeds 1111 1112 1113`` (one model per seed; mean ± std of every metric),
+  ``--metric_for_best_model`` (default ``loss``; e.g. ``MAE``, ``Corr``),
+  ``--early_stopping_patience``, ``--resume_from_checkpoint last``, ``--push_to_hub``.
+
+The model config is filled from the dataset's metadata (dims, label range, kind, and the whole
+metadata incl. extraction settings as ``dataset_metadata``). Each seed trains into
+``<output_dir>/seed-<seed>``; ``<output_dir>/results.json`` and ``results.md`` hold the per-seed
+and mean ± std validation and test metrics. Arguments that cannot work with the data (unknown
+backbone, mismatching dims, an empty split) stop the run before training with a message that
+names the argument.
+
+Several processes: ``accelerate launch --num_processes 2 trainer/run.py`` (on CPU use
+``--config_file trainer/accelerate_configs/cpu_2proc.yaml`` with ``ACCELERATE_USE_CPU=1``; on
+GPUs add ``--mixed_precision bf16``). ``--per_device_train_batch_size`` is per process, and
+MS-Mix (like every mixup here) picks partners within each process's local batch, so with N
+processes it mixes within N separate batches; each batch's mixing draws come from its own
+``mix_seed`` and do not depend on the number of processes.
+"""
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from transformers import HfArgumentParser
+from transformers.utils import logging
 
-from data_processing.loading import DEFAULT_DATASET, load_msa_dataset
-from data_processing.schema import MODALITIES, feature_column, length_column, read_metadata
+from trainer.arguments import DataArguments, ModelArguments, MSMixTrainingArguments
+from trainer.pipeline import (
+    RunArgumentError,
+    build_config,
+    check_model_arguments,
+    load_training_data,
+    resume_checkpoint,
+    train_one_seed,
+)
+from trainer.report import markdown_table, metric_names, summarize_seeds, train_mean_baseline, write_results
+
+logger = logging.get_logger(__name__)
 
 
-@dataclass
-class DataArguments:
-    """Which dataset to use."""
-
-    dataset: str = field(
-        default=DEFAULT_DATASET,
-        metadata={"help": "'default' (built-in generated data), a save_to_disk folder, or a Hub dataset id"},
+def resolve_output_dir(training_args: MSMixTrainingArguments, model_args: ModelArguments) -> Path:
+    """``--output_dir`` with ``{backbone}`` and ``{augmentation}`` filled in."""
+    return Path(
+        training_args.output_dir.replace("{backbone}", model_args.backbone).replace(
+            "{augmentation}", model_args.augmentation
+        )
     )
 
 
-def summarize(dataset_name: str) -> str:
-    """A printable summary of splits, shapes and label statistics."""
-    dataset = load_msa_dataset(dataset_name)
-    metadata = read_metadata(dataset)
-    lines = [f"dataset {dataset_name!r} ({metadata.dataset_kind}), labels in [{metadata.label_min}, {metadata.label_max}]"]
-    for split_name, split in dataset.items():
-        labels = np.asarray(split["label"])
-        lengths = ", ".join(
-            f"{m} [<= {max(split[length_column(m)])}, {metadata.feature_dims[m]}]" for m in MODALITIES
-        )
-        lines.append(
-            f"  {split_name:<10} {split.num_rows:>6} samples; {lengths}; "
-            f"label mean {labels.mean():+.3f} std {labels.std():.3f}"
-        )
-    lines.append(f"  features: {', '.join(feature_column(m) for m in MODALITIES)}")
-    return "\n".join(lines)
+def best_seed_run(runs: list[dict[str, Any]], training_args: MSMixTrainingArguments) -> dict[str, Any]:
+    """The seed whose validation ``metric_for_best_model`` is best."""
+    metric = (training_args.metric_for_best_model or "loss").removeprefix("eval_")
+    values = [run["validation"].get(metric, np.nan) for run in runs]
+    if all(np.isnan(values)):
+        return runs[0]
+    index = int(np.nanargmax(values) if training_args.greater_is_better else np.nanargmin(values))
+    return runs[index]
 
 
-def main(argv: list[str] | None = None) -> None:
-    (data_args,) = HfArgumentParser(DataArguments).parse_args_into_dataclasses(args=argv)
-    print(summarize(data_args.dataset))
+def push_best_model(results: dict[str, Any], training_args: MSMixTrainingArguments, model_args: ModelArguments,
+                    dataset_id: str) -> None:
+    """Publish the best seed's model with the run's results through ``hub_cards.push``."""
+    from hub_cards.push import push_trained_model
+    from modeling_msmix import BACKBONES
+
+    best = results["best_seed"]
+    model = BACKBONES[model_args.backbone][1].from_pretrained(best["output_dir"])
+    repo_id = training_args.hub_model_id or Path(results["output_dir"]).name
+    commit = push_trained_model(
+        model, repo_id, dataset_id=dataset_id, results=results, training_args=training_args,
+        private=training_args.hub_private_repo, token=training_args.hub_token,
+    )
+    logger.warning(f"pushed the model of seed {best['seed']} to {commit.commit_url}")
+
+
+def run(data_args: DataArguments, model_args: ModelArguments, training_args: MSMixTrainingArguments) -> dict[str, Any]:
+    """Check the arguments, train one model per seed, write and return the results."""
+    check_model_arguments(model_args)
+    resume_checkpoint(training_args)
+    with training_args.main_process_first(desc="loading the dataset"):
+        data = load_training_data(data_args)
+    config = build_config(model_args, data.metadata)
+    output_dir = resolve_output_dir(training_args, model_args)
+    runs = [
+        train_one_seed(data, config, model_args, data_args, training_args, seed, output_dir / f"seed-{seed}")
+        for seed in training_args.run_seeds
+    ]
+    kind = data.metadata.dataset_kind
+    results = {
+        "dataset": data_args.dataset,
+        "dataset_kind": kind,
+        "backbone": model_args.backbone,
+        "augmentation": model_args.augmentation,
+        "output_dir": str(output_dir),
+        "seeds": training_args.run_seeds,
+        "metric_for_best_model": training_args.metric_for_best_model,
+        "validation": summarize_seeds([run["validation"] for run in runs]),
+        "test": summarize_seeds([run["test"] for run in runs]),
+        "train_mean_baseline": train_mean_baseline(data.labels("train"), data.labels("test"), kind),
+        "runs": runs,
+    }
+    results["best_seed"] = best_seed_run(runs, training_args)
+    if training_args.process_index == 0:
+        name = f"{model_args.backbone} + {model_args.augmentation}"
+        table = markdown_table(
+            {
+                f"{name}, validation": results["validation"],
+                f"{name}, test": results["test"],
+                "predict the training mean, test": results["train_mean_baseline"],
+            },
+            ("loss", *metric_names(kind)),
+        )
+        write_results(output_dir, results, table)
+        print(f"\nmsmix results ({len(runs)} seed(s): {training_args.run_seeds}; written to {output_dir})\n{table}")
+        if training_args.push_to_hub:
+            push_best_model(results, training_args, model_args, data_args.dataset)
+    return results
+
+
+def parse_arguments(argv: list[str] | None) -> tuple[DataArguments, ModelArguments, MSMixTrainingArguments]:
+    """Parse the command line, or a single ``.json`` file holding the same keys."""
+    parser = HfArgumentParser((DataArguments, ModelArguments, MSMixTrainingArguments))
+    if argv and len(argv) == 1 and argv[0].endswith(".json"):
+        return parser.parse_json_file(json_file=argv[0])
+    return parser.parse_args_into_dataclasses(args=argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Entry point; exits with a one-line error naming the argument when an argument is bad."""
+    data_args, model_args, training_args = parse_arguments(argv)
+    logging.set_verbosity(training_args.get_process_log_level())
+    try:
+        return run(data_args, model_args, training_args)
+    except RunArgumentError as error:
+        sys.exit(f"run.py: error: {error}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,111 @@
+"""trainer/run.py: bad arguments stop before training, several seeds give mean ± std, results files."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from datasets import load_from_disk
+from safetensors.torch import load_file
+
+from data_processing.schema import read_metadata
+from modeling_msmix import LMFConfig, LMFModel
+from trainer.run import main
+
+_spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
+helpers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(helpers)
+
+FAST = [
+    "--backbone", "lmf", "--config_overrides", helpers.TINY_LMF, "--per_device_train_batch_size", "16",
+    "--num_train_epochs", "3", "--learning_rate", "1e-2", "--disable_tqdm", "true", "--use_cpu", "true",
+    "--dataloader_pin_memory", "false",
+]
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory):
+    return helpers.save_tiny_dataset(tmp_path_factory.mktemp("data") / "tiny")
+
+
+@pytest.fixture(scope="module")
+def empty_validation_dir(dataset_dir, tmp_path_factory):
+    dataset = load_from_disk(str(dataset_dir))
+    dataset["validation"] = dataset["validation"].select([])
+    folder = tmp_path_factory.mktemp("data") / "empty_validation"
+    dataset.save_to_disk(str(folder), num_shards={"train": 1, "validation": 1, "test": 1})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def other_dims_model(tmp_path_factory):
+    config = LMFConfig(text_dim=9, audio_dim=5, vision_dim=6, text_hidden_dim=4, text_out_dim=4,
+                       audio_hidden_dim=2, vision_hidden_dim=2)
+    folder = tmp_path_factory.mktemp("models") / "lmf_text9"
+    LMFModel(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "arguments, flag",
+    [
+        (["--backbone", "bert"], "--backbone 'bert'"),
+        (["--augmentation", "cutmix"], "--augmentation 'cutmix'"),
+        (["--config_overrides", "text_dim=7"], "--config_overrides sets {'text_dim': 7}"),
+        (["--config_overrides", "no_such_setting=1"], "--config_overrides"),
+        (["--max_train_samples", "0"], "--max_train_samples must be at least 1"),
+        (["--dataset_kind", "iemocap"], "--dataset_kind 'iemocap'"),
+        (["--max_audio_length", "0"], "--max_*_length"),
+        (["--dataset", "/no/such/folder"], "--dataset '/no/such/folder'"),
+    ],
+)
+def test_bad_arguments_stop_before_training(dataset_dir, tmp_path, arguments, flag):
+    argv = ["--dataset", str(dataset_dir), "--output_dir", str(tmp_path / "out"), *FAST[2:], *arguments]
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert str(stop.value).startswith("run.py: error: ")
+    assert flag in str(stop.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_empty_split_and_mismatching_checkpoint_are_named(empty_validation_dir, dataset_dir, other_dims_model, tmp_path):
+    with pytest.raises(SystemExit, match=r"--dataset .*split 'validation' is empty"):
+        main(["--dataset", str(empty_validation_dir), "--output_dir", str(tmp_path / "a"), *FAST])
+    with pytest.raises(SystemExit, match=r"--model_name_or_path .* expects feature dims \{'text_dim': 9"):
+        main(["--dataset", str(dataset_dir), "--model_name_or_path", str(other_dims_model),
+              "--output_dir", str(tmp_path / "b"), *FAST])
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_two_seeds_write_mean_and_std_and_the_best_models(dataset_dir, tmp_path):
+    results = main(["--dataset", str(dataset_dir), "--output_dir", str(tmp_path / "{backbone}-{augmentation}"),
+                    "--augmentation", "mixup", "--seeds", "3", "4", *FAST])
+    output_dir = tmp_path / "lmf-mixup"
+    written = json.loads((output_dir / "results.json").read_text())
+    assert written["seeds"] == [3, 4]
+    for split in ("validation", "test"):
+        for name in ("loss", "MAE", "Corr", "Has0_acc_2", "Mult_acc_7"):
+            values = [run[split][name] for run in written["runs"]]
+            assert written[split][name]["values"] == pytest.approx(values)
+            assert written[split][name]["mean"] == pytest.approx(np.mean(values))
+            assert written[split][name]["std"] == pytest.approx(np.std(values, ddof=1))
+    table = (output_dir / "results.md").read_text()
+    assert "| lmf + mixup, test |" in table and " ± " in table
+    assert results["test"]["MAE"]["mean"] == pytest.approx(written["test"]["MAE"]["mean"])
+
+    metadata = read_metadata(load_from_disk(str(dataset_dir)))
+    for seed, run in zip((3, 4), written["runs"]):
+        seed_dir = output_dir / f"seed-{seed}"
+        config = json.loads((seed_dir / "config.json").read_text())
+        assert (config["text_dim"], config["audio_dim"], config["vision_dim"]) == (16, 5, 6)
+        assert config["dataset_metadata"] == json.loads(json.dumps(metadata.to_dict()))
+        assert config["augmentation"] == "mixup"
+        state = json.loads((seed_dir / "trainer_state.json").read_text())
+        eval_losses = [entry["eval_loss"] for entry in state["log_history"] if "eval_loss" in entry]
+        assert len(eval_losses) == 3
+        assert state["best_metric"] == pytest.approx(min(eval_losses))
+        assert run["validation"]["loss"] == pytest.approx(min(eval_losses), rel=1e-5)
+        best = load_file(Path(state["best_model_checkpoint"]) / "model.safetensors")
+        saved = load_file(seed_dir / "model.safetensors")
+        assert all(np.array_equal(best[name].numpy(), saved[name].numpy()) for name in saved)

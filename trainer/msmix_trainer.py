@@ -1,0 +1,115 @@
+"""``MSMixTrainer``: ``transformers.Trainer`` for msmix models.
+
+The model computes its loss (task + mixed + SAL + auxiliary, weights from its config) and its
+``loss_parts``; the collator builds batches; this class only combines them:
+
+- ``compute_loss`` returns the model's ``loss`` and accumulates its detached ``loss_parts``;
+  ``log`` adds them to each training log as ``loss_<part>`` (mean over the logging interval
+  and over processes), so they reach the progress bar, TensorBoard or any ``report_to``.
+  Over an interval, ``loss`` equals the sum of the logged parts.
+- evaluation and prediction call the model in eval mode without ``mix_seed`` (it never mixes)
+  and return its predictions [N, 1]; ``compute_metrics`` defaults to the MSA metrics of the
+  model's ``dataset_kind``.
+- the collator's ``epoch`` follows the training epoch, so mixing seeds change every epoch.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import torch
+from accelerate.utils import gather_object
+from transformers import EvalPrediction, Trainer, TrainerCallback
+
+from .collator import MSMixDataCollator
+from .metrics import compute_msa_metrics
+
+LOSS_PART_PREFIX = "loss_"
+
+
+def msa_metrics_from_predictions(eval_prediction: EvalPrediction, dataset_kind: str) -> dict[str, float]:
+    """``compute_metrics`` for the Trainer: the MSA metrics of ``dataset_kind`` on flat predictions."""
+    return compute_msa_metrics(eval_prediction.predictions, eval_prediction.label_ids, dataset_kind)
+
+
+class CollatorEpochCallback(TrainerCallback):
+    """Keeps ``MSMixDataCollator.epoch`` equal to the training epoch (also after resuming)."""
+
+    def __init__(self, collator: MSMixDataCollator) -> None:
+        self.collator = collator
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.collator.epoch = int(state.epoch or 0)
+
+
+class MSMixTrainer(Trainer):
+    """A ``Trainer`` that logs the parts of the msmix loss and evaluates with the MSA metrics.
+
+    Args:
+        model, args, data_collator: as for ``Trainer``; the collator defaults to
+            ``MSMixDataCollator(seed=args.seed)``.
+        dataset_kind: the metric set (default: ``model.config.dataset_kind``).
+        **kwargs: passed to ``Trainer`` (datasets, callbacks, ``compute_metrics`` ...).
+    """
+
+    loss_is_scaled_for_ga = False
+
+    def __init__(self, model=None, args=None, data_collator=None, *, dataset_kind: str | None = None, **kwargs: Any):
+        if args is not None and args.remove_unused_columns:
+            raise ValueError("MSMixTrainer needs remove_unused_columns=False (the collator reads the schema columns)")
+        if data_collator is None:
+            data_collator = MSMixDataCollator(seed=args.seed if args is not None else 0)
+        self.dataset_kind = dataset_kind or model.config.dataset_kind
+        kwargs.setdefault("compute_metrics", partial(msa_metrics_from_predictions, dataset_kind=self.dataset_kind))
+        super().__init__(model=model, args=args, data_collator=data_collator, **kwargs)
+        if isinstance(self.data_collator, MSMixDataCollator):
+            self.add_callback(CollatorEpochCallback(self.data_collator))
+        self._loss_part_sums: dict[str, torch.Tensor] = {}
+        self._loss_part_steps = 0
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """The model's own loss; training steps also accumulate its ``loss_parts`` for logging."""
+        outputs = model(**inputs)
+        if model.training and outputs.loss_parts:
+            for name, value in outputs.loss_parts.items():
+                value = value.detach()
+                self._loss_part_sums[name] = self._loss_part_sums.get(name, 0) + value
+            self._loss_part_steps += 1
+        return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        """(loss, predictions [B, 1], labels) without mixing."""
+        inputs = self._prepare_inputs({key: value for key, value in inputs.items() if key != "mix_seed"})
+        with torch.no_grad(), self.compute_loss_context_manager():
+            outputs = model(**inputs)
+        loss = outputs.loss.detach() if outputs.loss is not None else None
+        if prediction_loss_only:
+            return loss, None, None
+        return loss, outputs.logits.detach(), inputs.get("labels")
+
+    def train(self, *args: Any, **kwargs: Any):
+        self._loss_part_sums, self._loss_part_steps = {}, 0
+        return super().train(*args, **kwargs)
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Add the mean loss parts of the interval to a training log (the one holding ``loss``)."""
+        if "loss" in logs:
+            logs.update(self._pop_loss_parts())
+        super().log(logs, start_time)
+
+    def _pop_loss_parts(self) -> dict[str, float]:
+        """Mean of each accumulated part over steps (0 in steps without it) and over processes; then reset."""
+        names = set(self._loss_part_sums)
+        if self.accelerator.num_processes > 1:
+            names = set().union(*gather_object([sorted(names)]))
+        if not names:
+            return {}
+        names = sorted(names)
+        steps = max(self._loss_part_steps, 1)
+        zero = torch.zeros((), device=self.args.device)
+        means = torch.stack([torch.as_tensor(self._loss_part_sums.get(name, zero), device=zero.device).float()
+                             for name in names]) / steps
+        means = self.accelerator.reduce(means, reduction="mean")
+        self._loss_part_sums, self._loss_part_steps = {}, 0
+        return {f"{LOSS_PART_PREFIX}{name}": value for name, value in zip(names, means.tolist())}

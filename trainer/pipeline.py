@@ -1,0 +1,224 @@
+"""The steps of a training run, shared by ``trainer/run.py`` and ``trainer/experiment.py``.
+
+``load_training_data`` and ``build_config`` check every argument against the data before any
+training starts; a bad one raises ``RunArgumentError`` naming the argument. ``train_one_seed``
+trains, keeps the best checkpoint by the validation metric, and evaluates on validation and test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from datasets import DatasetDict
+from transformers import EarlyStoppingCallback, set_seed
+
+from data_processing.loading import load_msa_dataset
+from data_processing.schema import DATASET_KINDS, MSAMetadata, read_metadata
+from modeling_msmix import AUGMENTATIONS, BACKBONES, MSAConfig, MSAPreTrainedModel
+
+from .arguments import DataArguments, ModelArguments, MSMixTrainingArguments
+from .collator import MSMixDataCollator
+from .msmix_trainer import MSMixTrainer
+
+DIM_FIELDS: tuple[str, ...] = ("text_dim", "audio_dim", "vision_dim")
+EVALUATION_EXTRAS: tuple[str, ...] = ("runtime", "samples_per_second", "steps_per_second", "epoch")
+RESUME_LAST = ("true", "last")
+
+
+class RunArgumentError(ValueError):
+    """A command-line argument that cannot work with the data; the message starts with its flag."""
+
+
+@dataclass
+class TrainingData:
+    """The three splits (torch-formatted) and the dataset's metadata (with any ``--dataset_kind``)."""
+
+    dataset: DatasetDict
+    metadata: MSAMetadata
+
+    def labels(self, split: str) -> np.ndarray:
+        """The labels of ``split`` as a float array."""
+        return np.asarray(self.dataset[split].with_format("numpy")["label"], dtype=np.float64)
+
+
+def check_model_arguments(model_args: ModelArguments) -> None:
+    """Fail on an unknown backbone or augmentation."""
+    if model_args.backbone not in BACKBONES:
+        raise RunArgumentError(f"--backbone {model_args.backbone!r} is not one of {sorted(BACKBONES)}")
+    if model_args.augmentation not in AUGMENTATIONS:
+        raise RunArgumentError(f"--augmentation {model_args.augmentation!r} is not one of {list(AUGMENTATIONS)}")
+
+
+def load_training_data(data_args: DataArguments) -> TrainingData:
+    """Load, validate and trim the dataset; every problem names the flag that caused it."""
+    for flag in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
+        value = getattr(data_args, flag)
+        if value is not None and value < 1:
+            raise RunArgumentError(f"--{flag} must be at least 1, got {value} (it would leave a split empty)")
+    if data_args.dataset_kind is not None and data_args.dataset_kind not in DATASET_KINDS:
+        raise RunArgumentError(f"--dataset_kind {data_args.dataset_kind!r} is not one of {list(DATASET_KINDS)}")
+    try:
+        dataset = load_msa_dataset(data_args.dataset, data_args.dataset_config_name)
+        metadata = read_metadata(dataset)
+    except Exception as error:  # any failure to load names the flag: missing folder, bad schema, unreadable files
+        raise RunArgumentError(f"--dataset {data_args.dataset!r}: {type(error).__name__}: {error}") from error
+    if data_args.dataset_kind is not None:
+        metadata = dataclasses.replace(metadata, dataset_kind=data_args.dataset_kind)
+    limits = {"train": data_args.max_train_samples, "validation": data_args.max_eval_samples,
+              "test": data_args.max_predict_samples}
+    splits = {}
+    for split, limit in limits.items():
+        rows = dataset[split]
+        if limit is not None and limit < rows.num_rows:
+            rows = rows.select(range(limit))
+        splits[split] = rows.with_format("torch")
+    return TrainingData(DatasetDict(splits), metadata)
+
+
+def parse_config_overrides(overrides: str | None, config: MSAConfig) -> dict[str, Any]:
+    """``'alpha=1.0,polarity_aware=true'`` -> ``{"alpha": 1.0, "polarity_aware": True}`` (JSON values, else strings)."""
+    if not overrides:
+        return {}
+    values = {}
+    for item in overrides.split(","):
+        key, separator, raw = item.partition("=")
+        key = key.strip()
+        if not separator or not key:
+            raise RunArgumentError(f"--config_overrides: {item!r} is not key=value")
+        if not hasattr(config, key):
+            raise RunArgumentError(f"--config_overrides: {type(config).__name__} has no setting {key!r}")
+        try:
+            values[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[key] = raw
+    return values
+
+
+def build_config(model_args: ModelArguments, metadata: MSAMetadata) -> MSAConfig:
+    """The backbone's config filled from the dataset metadata, the augmentation and the overrides.
+
+    With ``--model_name_or_path`` the saved config is the starting point and its feature dims
+    must equal the data's.
+    """
+    check_model_arguments(model_args)
+    config_class, _ = BACKBONES[model_args.backbone]
+    data_dims = {f"{modality}_dim": dim for modality, dim in metadata.feature_dims.items()}
+    if model_args.model_name_or_path:
+        config = config_class.from_pretrained(model_args.model_name_or_path)
+        saved_dims = {name: getattr(config, name) for name in DIM_FIELDS}
+        if saved_dims != data_dims:
+            raise RunArgumentError(
+                f"--model_name_or_path {model_args.model_name_or_path!r} expects feature dims {saved_dims}, "
+                f"but --dataset {metadata.source or 'data'} has {data_dims}"
+            )
+    else:
+        config = config_class()
+    config.apply_dataset_metadata(metadata.to_dict())
+    config.augmentation = model_args.augmentation
+    overrides = parse_config_overrides(model_args.config_overrides, config)
+    changed_dims = {name: overrides[name] for name in DIM_FIELDS if name in overrides and overrides[name] != data_dims[name]}
+    if changed_dims:
+        raise RunArgumentError(f"--config_overrides sets {changed_dims}, but the dataset has feature dims {data_dims}")
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    try:
+        config.check_msa_settings()
+    except ValueError as error:
+        raise RunArgumentError(f"--config_overrides / --augmentation: {error}") from error
+    return config
+
+
+def build_model(model_args: ModelArguments, config: MSAConfig) -> MSAPreTrainedModel:
+    """A fresh model of the backbone, or the saved one of ``--model_name_or_path`` with ``config``."""
+    _, model_class = BACKBONES[model_args.backbone]
+    if model_args.model_name_or_path:
+        return model_class.from_pretrained(model_args.model_name_or_path, config=config)
+    return model_class(config)
+
+
+def build_collator(data_args: DataArguments, seed: int) -> MSMixDataCollator:
+    """The collator with the data arguments' length limits and ``seed`` as the base of its mix seeds."""
+    try:
+        return MSMixDataCollator(
+            max_text_length=data_args.max_text_length,
+            max_audio_length=data_args.max_audio_length,
+            max_vision_length=data_args.max_vision_length,
+            pad_to_max_length=data_args.pad_to_max_length,
+            seed=seed,
+        )
+    except ValueError as error:
+        raise RunArgumentError(f"--max_*_length / --pad_to_max_length: {error}") from error
+
+
+def resume_checkpoint(training_args: MSMixTrainingArguments) -> str | bool | None:
+    """``--resume_from_checkpoint``: a checkpoint folder, or ``True`` for the last one of each seed (``last``/``true``)."""
+    value = training_args.resume_from_checkpoint
+    if value is None:
+        return None
+    if str(value).lower() in RESUME_LAST:
+        return True
+    if len(training_args.run_seeds) > 1:
+        raise RunArgumentError("--resume_from_checkpoint with several --seeds must be 'last' (each seed resumes its own)")
+    if not Path(value).is_dir():
+        raise RunArgumentError(f"--resume_from_checkpoint {value!r} is not a folder")
+    return value
+
+
+def _strip_prefix(metrics: dict[str, float], prefix: str) -> dict[str, float]:
+    stripped = {key.removeprefix(f"{prefix}_"): value for key, value in metrics.items()}
+    return {key: value for key, value in stripped.items() if key not in EVALUATION_EXTRAS}
+
+
+def train_one_seed(
+    data: TrainingData,
+    config: MSAConfig,
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: MSMixTrainingArguments,
+    seed: int,
+    output_dir: str | Path,
+) -> dict[str, Any]:
+    """Train one model with ``seed`` into ``output_dir``; return its validation and test metrics.
+
+    The best checkpoint (``metric_for_best_model`` on validation) is reloaded at the end when
+    ``load_best_model_at_end``, saved to ``output_dir`` and evaluated on both splits.
+    """
+    resume = resume_checkpoint(training_args)
+    args = dataclasses.replace(training_args, seed=seed, output_dir=str(output_dir), push_to_hub=False)
+    set_seed(seed)
+    model = build_model(model_args, config)
+    callbacks = []
+    if args.early_stopping_patience and args.eval_strategy != "no":
+        callbacks.append(EarlyStoppingCallback(args.early_stopping_patience, args.early_stopping_threshold))
+    trainer = MSMixTrainer(
+        model=model,
+        args=args,
+        data_collator=build_collator(data_args, seed),
+        train_dataset=data.dataset["train"],
+        eval_dataset=data.dataset["validation"],
+        callbacks=callbacks,
+    )
+    train_output = trainer.train(resume_from_checkpoint=resume)
+    trainer.remove_callback(EarlyStoppingCallback)
+    trainer.save_model()
+    validation = _strip_prefix(trainer.evaluate(metric_key_prefix="validation"), "validation")
+    test = _strip_prefix(trainer.evaluate(data.dataset["test"], metric_key_prefix="test"), "test")
+    trainer.save_metrics("train", train_output.metrics)
+    trainer.save_metrics("validation", validation)
+    trainer.save_metrics("test", test)
+    trainer.save_state()
+    return {
+        "seed": seed,
+        "output_dir": str(output_dir),
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "epochs": trainer.state.epoch,
+        "steps": trainer.state.global_step,
+        "train_runtime": train_output.metrics.get("train_runtime"),
+        "validation": validation,
+        "test": test,
+    }
