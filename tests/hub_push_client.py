@@ -5,11 +5,13 @@ the test's :class:`hub_server.LocalHub` (``huggingface_hub`` and ``datasets`` re
 loads it back with ``load_dataset``, then publishes a tiny TFN + MS-Mix with
 ``push_trained_model`` and loads it back with ``AutoModel.from_pretrained(...,
 trust_remote_code=True)``; it writes what it observed to OUT.json for the test to check (one
-process for both, to pay the imports once).
+process for both, to pay the imports once), and the model's input batch and outputs as
+``batch.safetensors`` and ``expected.safetensors`` beside it for the fresh-process check.
 """
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -74,7 +76,8 @@ def fixed_batch() -> dict:
     return batch
 
 
-def model_round_trip() -> dict:
+def model_round_trip(folder: Path) -> dict:
+    from safetensors.torch import save_file
     from transformers import AutoModel
 
     from hub_cards.push import push_trained_model
@@ -82,6 +85,8 @@ def model_round_trip() -> dict:
     model, batch = tiny_model(), fixed_batch()
     with torch.no_grad():
         before = model(**batch)
+    save_file(batch, folder / "batch.safetensors")
+    save_file({"logits": before.logits, "intensities": before.intensities}, folder / "expected.safetensors")
     commit = push_trained_model(model, MODEL_REPO, dataset_id=DATASET_REPO, results=RESULTS,
                                 training_args={"learning_rate": 1e-4, "seed": 1111})
     loaded = AutoModel.from_pretrained(MODEL_REPO, trust_remote_code=True).eval()
@@ -98,6 +103,7 @@ def model_round_trip() -> dict:
 
 
 if __name__ == "__main__":
-    observed = {"dataset": dataset_round_trip(), "model": model_round_trip()}
-    with open(sys.argv[1], "w") as handle:
+    out = Path(sys.argv[1])
+    observed = {"dataset": dataset_round_trip(), "model": model_round_trip(out.parent)}
+    with open(out, "w") as handle:
         json.dump(observed, handle)

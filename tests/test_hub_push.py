@@ -7,7 +7,8 @@ speaks the git-LFS ``basic`` transfer, not Xet) and a private ``HF_HOME``.
 What this proves: the requests the public clients send (create the repo, pre-upload, upload
 the large files through LFS, commit), the exact files committed, and that ``load_dataset`` and
 ``AutoModel.from_pretrained(..., trust_remote_code=True)`` read them back to the same data and
-the same predictions. What it does not prove: that the real Hub accepts them (authentication,
+the same predictions, also in a fresh process that cannot import msmix (``remote_code_client.py``
+under ``python -I -S``, as in ``test_remote_code.py``). What it does not prove: that the real Hub accepts them (authentication,
 its YAML validation, Xet storage and rate limits are not reproduced).
 """
 
@@ -17,10 +18,13 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
+from safetensors.torch import load_file
 
 HERE = Path(__file__).parent
 _spec = importlib.util.spec_from_file_location("hub_server", HERE / "hub_server.py")
@@ -29,11 +33,12 @@ sys.modules["hub_server"] = hub_server
 _spec.loader.exec_module(hub_server)
 
 CLIENT = HERE / "hub_push_client.py"
+FRESH_CLIENT = HERE / "remote_code_client.py"
 
 
 @pytest.fixture(scope="module")
 def pushed(tmp_path_factory) -> tuple:
-    """The LocalHub after the client ran, and what the client observed."""
+    """The LocalHub after the clients ran, what the push client observed, and the fresh process's report."""
     tmp_path = tmp_path_factory.mktemp("hub_push")
     out = tmp_path / "observed.json"
     with hub_server.LocalHub() as hub:
@@ -42,8 +47,21 @@ def pushed(tmp_path_factory) -> tuple:
                "OMP_NUM_THREADS": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
         done = subprocess.run([sys.executable, str(CLIENT), str(out)], env=env, capture_output=True,
                               text=True, timeout=240)
-    assert done.returncode == 0, done.stderr[-4000:]
-    return hub, json.loads(out.read_text())
+        assert done.returncode == 0, done.stderr[-4000:]
+        env["HF_HOME"] = str(tmp_path / "hf-fresh")
+        workdir = tmp_path / "elsewhere"
+        workdir.mkdir()
+        site_dirs = os.pathsep.join(dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]))
+        fresh = subprocess.run(
+            [sys.executable, "-I", "-S", str(FRESH_CLIENT), site_dirs, str(tmp_path / "batch.safetensors"),
+             str(tmp_path / "fresh.safetensors"), "someone/tfn-msmix-tiny"],
+            cwd=workdir, env={k: v for k, v in env.items() if not k.startswith("PYTHON")}, capture_output=True,
+            text=True, timeout=240,
+        )
+        assert fresh.returncode == 0, fresh.stderr[-4000:]
+    report = json.loads(fresh.stdout.strip().splitlines()[-1])
+    outputs = {"expected": load_file(tmp_path / "expected.safetensors"), "fresh": load_file(tmp_path / "fresh.safetensors")}
+    return hub, json.loads(out.read_text()), report, outputs
 
 
 def commit_lines(request) -> list[dict]:
@@ -97,3 +115,14 @@ def test_push_trained_model_then_from_pretrained_gives_identical_predictions(pus
     assert len(commits) == 1
     committed = {line["value"]["path"] for line in commit_lines(commits[0])[1:]}
     assert committed == set(repo.files)
+
+
+def test_a_fresh_process_without_msmix_loads_the_pushed_model_from_the_hub(pushed):
+    hub, _, report, outputs = pushed
+    assert not any(report["findable"].values()) and report["imported"] == []
+    assert report["classes"]["tfn-msmix-tiny"].startswith("transformers_modules.")
+    for field in ("logits", "intensities"):
+        torch.testing.assert_close(outputs["fresh"][f"tfn-msmix-tiny.{field}"], outputs["expected"][field],
+                                   rtol=0.0, atol=1e-6)
+    downloads = {r.path.rsplit("/", 1)[-1] for r in hub.calls("GET", "/someone/tfn-msmix-tiny/resolve/")}
+    assert {"config.json", "model.safetensors", "modeling_tfn.py", "mixing_msmix.py"} <= downloads
