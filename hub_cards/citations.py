@@ -28,13 +28,15 @@ BACKBONE_CITATIONS: dict[str, str] = {
 }""",
     "lmf": """@inproceedings{liu2018efficient,
   title     = {Efficient Low-rank Multimodal Fusion With Modality-Specific Factors},
-  author    = {Liu, Zhun and Shen, Ying and Lakshminarasimhan, Varun Bharadhwaj and Liang, Paul Pu and Zadeh, Amir and Morency, Louis-Philippe},
+  author    = {Liu, Zhun and Shen, Ying and Lakshminarasimhan, Varun Bharadhwaj and Liang, Paul Pu and
+               Zadeh, Amir and Morency, Louis-Philippe},
   booktitle = {Proceedings of the 56th Annual Meeting of the Association for Computational Linguistics},
   year      = {2018}
 }""",
     "mult": """@inproceedings{tsai2019multimodal,
   title     = {Multimodal Transformer for Unaligned Multimodal Language Sequences},
-  author    = {Tsai, Yao-Hung Hubert and Bai, Shaojie and Liang, Paul Pu and Kolter, J. Zico and Morency, Louis-Philippe and Salakhutdinov, Ruslan},
+  author    = {Tsai, Yao-Hung Hubert and Bai, Shaojie and Liang, Paul Pu and Kolter, J. Zico and
+               Morency, Louis-Philippe and Salakhutdinov, Ruslan},
   booktitle = {Proceedings of the 57th Annual Meeting of the Association for Computational Linguistics},
   year      = {2019}
 }""",

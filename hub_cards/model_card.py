@@ -216,7 +216,8 @@ def build_model_card(
         text_dim=config.text_dim,
         audio_dim=config.audio_dim,
         vision_dim=config.vision_dim,
-        extractors={m: metadata.get("extractors", {}).get(m, "extractor not recorded") for m in ("text", "audio", "vision")},
+        extractors={m: metadata.get("extractors", {}).get(m, "extractor not recorded")
+                    for m in ("text", "audio", "vision")},
         model_settings=[(k, json.dumps(v)) for k, v in sorted(config_values.items()) if k not in _HIDDEN_CONFIG_KEYS],
         training_rows=training_rows(training_args),
         msmix_citation=MSMIX_CITATION,

@@ -8,8 +8,8 @@ What this proves: the requests the public clients send (create the repo, pre-upl
 the large files through LFS, commit), the exact files committed, and that ``load_dataset`` and
 ``AutoModel.from_pretrained(..., trust_remote_code=True)`` read them back to the same data and
 the same predictions, also in a fresh process that cannot import msmix (``remote_code_client.py``
-under ``python -I -S``, as in ``test_remote_code.py``). What it does not prove: that the real Hub accepts them (authentication,
-its YAML validation, Xet storage and rate limits are not reproduced).
+under ``python -I -S``, as in ``test_remote_code.py``). What it does not prove: that the real Hub
+accepts them (authentication, its YAML validation, Xet storage and rate limits are not reproduced).
 """
 
 import base64
@@ -60,7 +60,7 @@ def pushed(tmp_path_factory) -> tuple:
         )
         assert fresh.returncode == 0, fresh.stderr[-4000:]
     report = json.loads(fresh.stdout.strip().splitlines()[-1])
-    outputs = {"expected": load_file(tmp_path / "expected.safetensors"), "fresh": load_file(tmp_path / "fresh.safetensors")}
+    outputs = {name: load_file(tmp_path / f"{name}.safetensors") for name in ("expected", "fresh")}
     return hub, json.loads(out.read_text()), report, outputs
 
 

@@ -30,7 +30,8 @@ from trainer.sentiment_pipeline import (
     sentiment_label,
 )
 
-_spec = importlib.util.spec_from_file_location("extraction_fixtures", Path(__file__).with_name("extraction_fixtures.py"))
+_FIXTURES = Path(__file__).with_name("extraction_fixtures.py")
+_spec = importlib.util.spec_from_file_location("extraction_fixtures", _FIXTURES)
 fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fixtures)
 

@@ -47,7 +47,8 @@ def find_transcripts(videos: list[str], transcripts: list[str] | None) -> list[s
     """The transcript text of each video (``None`` where there is none); see the module docstring."""
     if transcripts is not None:
         if len(transcripts) != len(videos):
-            raise SystemExit(f"--transcripts gives {len(transcripts)} files for {len(videos)} videos; give one per video")
+            raise SystemExit(f"--transcripts gives {len(transcripts)} files for {len(videos)} videos; "
+                             "give one per video")
         return [Path(path).read_text().strip() for path in transcripts]
     found = []
     for video in videos:

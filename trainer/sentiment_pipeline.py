@@ -181,7 +181,9 @@ class MultimodalSentimentPipeline(Pipeline):
     def _check_dims(self, extractor_dims: Mapping[str, int]) -> None:
         expected = {m: int(getattr(self.model.config, f"{m}_dim")) for m in MODALITIES}
         if dict(extractor_dims) != expected:
-            raise ValueError(f"the extractors give feature dims {dict(extractor_dims)} but the model expects {expected}")
+            raise ValueError(
+                f"the extractors give feature dims {dict(extractor_dims)} but the model expects {expected}"
+            )
 
     def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
         meta = model_inputs.pop("meta")
