@@ -117,6 +117,7 @@ def test_model_card_round_trips_with_model_index_and_citations():
     assert "| `learning_rate` | `0.0001` |" in card.text and "| `seed` | `1111` |" in card.text
     assert "eprint        = {2510.11579}" in card.text and "Tensor Fusion Network" in card.text
     assert "bert-base-uncased@main" in card.text and "torch.randn(1, 20, 16)" in card.text
+    assert "python -m trainer.predict --model someone/tfn-msmix --videos clip1.mp4" in card.text
 
 
 def test_model_card_without_results_says_so():
