@@ -17,11 +17,13 @@ from transformers import (
     pipeline,
 )
 
+from data_processing.extract import main as extract_main
 from data_processing.extraction_config import ExtractionConfig
 from data_processing.sample_extractor import extract_sample
 from modeling_msmix import BACKBONES
 from trainer.collator import MSMixDataCollator
 from trainer.predict import main as predict_main
+from trainer.run import main as train_main
 from trainer.sentiment_pipeline import (
     TASK,
     MissingTranscriptError,
@@ -61,6 +63,7 @@ def setup(tmp_path_factory):
                                   vision_model=models["vision"], vision_fps=5.0).to_dict()
     return {
         "root": root,
+        "extractors": models,
         "extraction": extraction,
         "model": save_model(root / "model", extraction),
         "clip": fixtures.write_talking_clip(root, "talk", 1.5, seed=1),
@@ -164,3 +167,24 @@ def test_cli_writes_json_lines_and_stops_early_without_transcripts(setup, tmp_pa
     assert lines[0]["label"] == sentiment_label(lines[0]["score"], 3.0) and "error" not in lines[0]
     assert lines[1]["error"].startswith("[missing_file]")
     assert "1 of 2 videos failed" in capsys.readouterr().err
+
+
+def test_videos_to_dataset_to_trained_model_to_prediction(setup, tmp_path):
+    """The contract between the parts: the extractor's settings travel through training into the
+    model config, and the pipeline featurises a new video with them."""
+    rows = [("a", "train", 2.0), ("b", "train", -1.0), ("c", "valid", 1.0), ("d", "test", -2.0)]
+    lines = ["id,video,text,label,split"]
+    lines += [f"{name},{setup['clip'].name},i really love this movie,{label},{split}" for name, split, label in rows]
+    (setup["root"] / "clips.csv").write_text("\n".join(lines) + "\n")
+    models = setup["extractors"]
+    assert extract_main(["--manifest", str(setup["root"] / "clips.csv"), "--output", str(tmp_path / "data"),
+                         "--text_model", models["text"], "--audio_model", models["audio"],
+                         "--vision_model", models["vision"], "--vision_fps", "5", "--device", "cpu"]) == 0
+    overrides = ",".join(f"{key}={value}" for key, value in SMALL_TFN.items())
+    train_main(["--dataset", str(tmp_path / "data"), "--backbone", "tfn", "--augmentation", "msmix",
+                "--config_overrides", overrides, "--seeds", "1111", "--num_train_epochs", "1",
+                "--per_device_train_batch_size", "2", "--output_dir", str(tmp_path / "run"), "--report_to", "none"])
+    trained = load_sentiment_pipeline(str(tmp_path / "run" / "seed-1111"), device="cpu")
+    assert trained.extraction_config() == ExtractionConfig.from_dict(setup["extraction"])
+    result = trained(str(setup["clip2"]), transcript="terrible acting")
+    assert isinstance(result["score"], float) and set(result["intensities"]) == {"text", "audio", "vision"}
