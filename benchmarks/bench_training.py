@@ -41,9 +41,12 @@ BF16_PEAK_TFLOPS: dict[str, float] = {"H100 PCIe": 756.0, "H100": 989.0, "H200":
 
 
 def _save_dataset(path: str, train_size: int, shape: str, seed: int) -> None:
+    import datasets
+
     from data_processing.synthetic import SyntheticConfig, generate_default_dataset
 
     config = SyntheticConfig(train_size=train_size, validation_size=8, test_size=8, seed=seed, **SHAPES[shape])
+    datasets.disable_progress_bars()
     generate_default_dataset(config).save_to_disk(path)
 
 
@@ -92,10 +95,15 @@ def measure_training(
     threads: int | None = None,
 ) -> dict[str, Any]:
     """Train ``warmup + steps`` steps through ``MSMixTrainer``; return timings, memory and FLOPs."""
+    import datasets
     import torch
+    import transformers
+    from transformers import PrinterCallback
 
     if threads:
         torch.set_num_threads(threads)
+    datasets.disable_progress_bars()
+    transformers.utils.logging.set_verbosity_error()
 
     from trainer.arguments import DataArguments, ModelArguments, MSMixTrainingArguments
     from trainer.msmix_trainer import MSMixTrainer
@@ -142,6 +150,7 @@ def measure_training(
             train_dataset=data.dataset["train"],
             callbacks=[step_timer, epoch_timer],
         )
+        trainer.remove_callback(PrinterCallback)
         step_timer.attach(trainer.model)
         with MemorySampler() as memory:
             trainer.train()
