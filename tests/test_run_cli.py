@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 
 from data_processing.schema import read_metadata
 from modeling_msmix import LMFConfig, LMFModel
+from trainer.experiment import main as experiment_main
 from trainer.run import main
 
 _spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
@@ -109,3 +110,25 @@ def test_two_seeds_write_mean_and_std_and_the_best_models(dataset_dir, tmp_path)
         best = load_file(Path(state["best_model_checkpoint"]) / "model.safetensors")
         saved = load_file(seed_dir / "model.safetensors")
         assert all(np.array_equal(best[name].numpy(), saved[name].numpy()) for name in saved)
+
+
+def test_experiment_writes_one_table_over_settings_and_seeds(dataset_dir, tmp_path):
+    common = ["--dataset", str(dataset_dir), "--backbones", "lmf", "--config_overrides", helpers.TINY_LMF,
+              "--per_device_train_batch_size", "16", "--num_train_epochs", "1", "--use_cpu", "true",
+              "--dataloader_pin_memory", "false"]
+    with pytest.raises(SystemExit, match="--augmentation 'cutmix'"):
+        experiment_main([*common, "--augmentations", "none", "cutmix", "--output_dir", str(tmp_path / "bad")])
+    assert not (tmp_path / "bad").exists()
+
+    results = experiment_main([*common, "--augmentations", "none", "msmix", "--seeds", "5", "6",
+                               "--output_dir", str(tmp_path / "exp")])
+    assert set(results["test"]) == {"lmf + none", "lmf + msmix"}
+    assert [len(runs) for runs in results["runs"].values()] == [2, 2]
+    none, msmix = results["test"]["lmf + none"], results["test"]["lmf + msmix"]
+    gain = results["gains_over_none"]["lmf + msmix - none"]["MAE"]["mean"]
+    assert gain == pytest.approx(msmix["MAE"]["mean"] - none["MAE"]["mean"])
+    for name in ("lmf-none", "lmf-msmix"):
+        assert all((tmp_path / "exp" / name / f"seed-{seed}" / "model.safetensors").is_file() for seed in (5, 6))
+    table = (tmp_path / "exp" / "results.md").read_text()
+    for row in ("| lmf + none |", "| lmf + msmix |", "| predict the training mean |", "| lmf + msmix - none |"):
+        assert row in table

@@ -77,15 +77,15 @@ class MSMixTrainingArguments(TrainingArguments):
         metadata={"help": "train once per seed and report the mean and std of every metric (default: --seed)"},
     )
     early_stopping_patience: int | None = field(
-        default=8, metadata={"help": "stop after this many evaluations without improvement (none: never)"}
+        default=3, metadata={"help": "stop after this many evaluations without improvement (none: never)"}
     )
     early_stopping_threshold: float = field(
         default=0.0, metadata={"help": "smallest change of the best-model metric that counts as improvement"}
     )
     per_device_train_batch_size: int = field(default=64, metadata={"help": "batch size per process for training"})
     per_device_eval_batch_size: int = field(default=128, metadata={"help": "batch size per process for evaluation"})
-    num_train_epochs: float = field(default=30.0, metadata={"help": "total number of training epochs"})
-    learning_rate: float = field(default=1e-3, metadata={"help": "initial AdamW learning rate"})
+    num_train_epochs: float = field(default=8.0, metadata={"help": "total number of training epochs"})
+    learning_rate: float = field(default=2e-3, metadata={"help": "initial AdamW learning rate"})
     weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay"})
     lr_scheduler_type: str = field(default="cosine", metadata={"help": "learning-rate schedule"})
     warmup_steps: float = field(default=0.1, metadata={"help": "warm-up steps, or a ratio of all steps if < 1"})

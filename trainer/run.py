@@ -20,12 +20,12 @@ and mean ± std validation and test metrics. Arguments that cannot work with the
 backbone, mismatching dims, an empty split) stop the run before training with a message that
 names the argument.
 
-Several processes: ``accelerate launch --num_processes 2 trainer/run.py`` (on CPU use
-``--config_file trainer/accelerate_configs/cpu_2proc.yaml`` with ``ACCELERATE_USE_CPU=1``; on
-GPUs add ``--mixed_precision bf16``). ``--per_device_train_batch_size`` is per process, and
-MS-Mix (like every mixup here) picks partners within each process's local batch, so with N
-processes it mixes within N separate batches; each batch's mixing draws come from its own
-``mix_seed`` and do not depend on the number of processes.
+Several processes: ``accelerate launch --num_processes 2 trainer/run.py`` on GPUs (add
+``--mixed_precision bf16``); on CPU, ``ACCELERATE_USE_CPU=1 accelerate launch --config_file
+trainer/accelerate_configs/two_processes.yaml trainer/run.py`` (gloo). The batch size is per
+process, and MS-Mix (like every mixup here) picks partners within each process's local batch:
+with N processes it mixes within N separate batches. Each batch's mixing draws come from its
+own ``mix_seed``, so they do not depend on the rank or the number of processes.
 """
 
 from __future__ import annotations

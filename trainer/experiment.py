@@ -1,0 +1,144 @@
+"""The paper's comparison: every backbone x augmentation x seed, one table of test mean ± std.
+
+``python -m trainer.experiment --backbones lmf tfn --augmentations none mixup msmix --seeds 1111 1112 1113``
+
+Each (backbone, augmentation) trains once per seed into
+``<output_dir>/<backbone>-<augmentation>/seed-<seed>`` with the same data, training arguments
+and best-model selection as ``trainer/run.py``, and is evaluated on the test split. The command
+writes ``results.json`` (every run's validation and test metrics and the mean ± std per
+setting) and ``results.md`` (the paper-style table, with the gain of each augmentation over
+``none`` on the same backbone) into ``output_dir`` and prints the table. All settings are
+checked against the data before the first run starts. Training options are those of
+``trainer/run.py`` (``TrainingArguments`` and the data arguments); the defaults here are
+smaller (fewer epochs) so that the comparison fits on a CPU.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transformers import HfArgumentParser
+from transformers.utils import logging
+
+from .arguments import DataArguments, ModelArguments, MSMixTrainingArguments
+from .pipeline import RunArgumentError, build_config, check_model_arguments, load_training_data, train_one_seed
+from .report import markdown_table, metric_names, summarize_seeds, train_mean_baseline, write_results
+
+
+@dataclass
+class ExperimentArguments:
+    """Which backbones and augmentations to compare."""
+
+    backbones: list[str] = field(default_factory=lambda: ["lmf", "tfn"], metadata={"help": "backbones to compare"})
+    augmentations: list[str] = field(
+        default_factory=lambda: ["none", "mixup", "msmix"],
+        metadata={"help": "augmentations to compare (none, mixup, manifold_mixup, multimix, powmix, advmixup, msmix)"},
+    )
+    config_overrides: str | None = field(
+        default=None, metadata={"help": "config settings applied to every run, e.g. 'alpha=1.0,threshold=0.3'"}
+    )
+
+
+@dataclass
+class ExperimentTrainingArguments(MSMixTrainingArguments):
+    """``MSMixTrainingArguments`` with smaller defaults for a many-run comparison."""
+
+    output_dir: str | None = field(default="outputs/experiment", metadata={"help": "where all runs and the table go"})
+    num_train_epochs: float = field(default=6.0, metadata={"help": "total number of training epochs per run"})
+    seeds: list[int] = field(default_factory=lambda: [1111, 1112], metadata={"help": "seeds of every setting"})
+    disable_tqdm: bool | None = field(default=True, metadata={"help": "hide the per-run progress bars"})
+
+
+def setting_name(backbone: str, augmentation: str) -> str:
+    """``lmf + msmix``."""
+    return f"{backbone} + {augmentation}"
+
+
+def gains_over_none(summaries: dict[str, dict[str, Any]], backbones: list[str], augmentations: list[str],
+                    metrics: tuple[str, ...]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Mean test metric of each augmentation minus that of ``none`` on the same backbone."""
+    gains = {}
+    for backbone in backbones:
+        base = summaries.get(setting_name(backbone, "none"))
+        if base is None:
+            continue
+        for augmentation in augmentations:
+            if augmentation == "none":
+                continue
+            current = summaries[setting_name(backbone, augmentation)]
+            gains[f"{setting_name(backbone, augmentation)} - none"] = {
+                m: {"mean": current[m]["mean"] - base[m]["mean"], "std": None} for m in metrics if m in current
+            }
+    return gains
+
+
+def run_experiment(experiment_args: ExperimentArguments, data_args: DataArguments,
+                   training_args: MSMixTrainingArguments) -> dict[str, Any]:
+    """Train and test every setting on every seed; write and return the results."""
+    settings = [(b, a) for b in experiment_args.backbones for a in experiment_args.augmentations]
+    model_args = {s: ModelArguments(*s, config_overrides=experiment_args.config_overrides) for s in settings}
+    for arguments in model_args.values():
+        check_model_arguments(arguments)
+    with training_args.main_process_first(desc="loading the dataset"):
+        data = load_training_data(data_args)
+    configs = {s: build_config(model_args[s], data.metadata) for s in settings}
+    output_dir = Path(training_args.output_dir)
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for setting in settings:
+        name = setting_name(*setting)
+        for seed in training_args.run_seeds:
+            started = time.perf_counter()
+            run = train_one_seed(data, configs[setting], model_args[setting], data_args, training_args, seed,
+                                 output_dir / "-".join(setting) / f"seed-{seed}")
+            run["wall_seconds"] = time.perf_counter() - started
+            runs.setdefault(name, []).append(run)
+            if training_args.process_index == 0:
+                print(f"[experiment] {name}, seed {seed}: test MAE {run['test']['MAE']:.3f}, "
+                      f"Corr {run['test']['Corr']:.3f} ({run['wall_seconds']:.0f} s, {run['epochs']:.0f} epochs)",
+                      flush=True)
+    kind = data.metadata.dataset_kind
+    metrics = ("loss", *metric_names(kind))
+    summaries = {name: summarize_seeds([run["test"] for run in setting_runs]) for name, setting_runs in runs.items()}
+    baseline = train_mean_baseline(data.labels("train"), data.labels("test"), kind)
+    results = {
+        "dataset": data_args.dataset,
+        "dataset_kind": kind,
+        "seeds": training_args.run_seeds,
+        "metric_for_best_model": training_args.metric_for_best_model,
+        "test": summaries,
+        "validation": {name: summarize_seeds([r["validation"] for r in rs]) for name, rs in runs.items()},
+        "train_mean_baseline": baseline,
+        "gains_over_none": gains_over_none(summaries, experiment_args.backbones, experiment_args.augmentations, metrics),
+        "runs": runs,
+    }
+    if training_args.process_index == 0:
+        parts = [
+            f"Test split, mean ± std over seeds {training_args.run_seeds} (dataset {data_args.dataset!r}).",
+            markdown_table({**summaries, "predict the training mean": baseline}, metrics),
+        ]
+        if results["gains_over_none"]:
+            parts += ["Gain over no augmentation (difference of means; lower is better for loss and MAE):",
+                      markdown_table(results["gains_over_none"], metrics)]
+        markdown = "\n\n".join(parts)
+        write_results(output_dir, results, markdown)
+        print(f"\n{markdown}\n\n(written to {output_dir})")
+    return results
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Entry point of ``python -m trainer.experiment``."""
+    parser = HfArgumentParser((ExperimentArguments, DataArguments, ExperimentTrainingArguments))
+    experiment_args, data_args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    logging.set_verbosity(training_args.get_process_log_level())
+    try:
+        return run_experiment(experiment_args, data_args, training_args)
+    except RunArgumentError as error:
+        sys.exit(f"trainer.experiment: error: {error}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
