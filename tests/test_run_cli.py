@@ -132,3 +132,27 @@ def test_experiment_writes_one_table_over_settings_and_seeds(dataset_dir, tmp_pa
     table = (tmp_path / "exp" / "results.md").read_text()
     for row in ("| lmf + none |", "| lmf + msmix |", "| predict the training mean |", "| lmf + msmix - none |"):
         assert row in table
+
+
+def test_push_to_hub_hands_the_best_seed_to_the_hub_code(dataset_dir, tmp_path, monkeypatch):
+    import hub_cards.push
+
+    calls = []
+    monkeypatch.setattr(hub_cards.push, "push_trained_model",
+                        lambda model, repo_id, **kwargs: calls.append((model, repo_id, kwargs)) or _Commit())
+    results = main(["--dataset", str(dataset_dir), "--output_dir", str(tmp_path / "out"), *FAST,
+                    "--num_train_epochs", "1", "--seeds", "1", "2", "--push_to_hub", "true",
+                    "--hub_model_id", "someone/tiny-lmf"])
+    assert len(calls) == 1
+    model, repo_id, kwargs = calls[0]
+    assert repo_id == "someone/tiny-lmf"
+    assert isinstance(model, LMFModel)
+    assert kwargs["results"]["test"]["MAE"]["n"] == 2
+    best = results["best_seed"]
+    assert best["validation"]["loss"] == min(run["validation"]["loss"] for run in results["runs"])
+    saved = load_file(Path(best["output_dir"]) / "model.safetensors")
+    assert all(np.array_equal(value.numpy(), saved[name].numpy()) for name, value in model.state_dict().items())
+
+
+class _Commit:
+    commit_url = "https://huggingface.co/someone/tiny-lmf/commit/0"
