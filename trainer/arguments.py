@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import torch
 from transformers import TrainingArguments
 
 from data_processing.loading import DEFAULT_DATASET
@@ -98,6 +99,9 @@ class MSMixTrainingArguments(TrainingArguments):
     )
     logging_steps: float = field(default=10, metadata={"help": "log the loss and its parts every N steps"})
     remove_unused_columns: bool = field(default=False, metadata={"help": "must stay False for the msmix collator"})
+    dataloader_pin_memory: bool = field(
+        default_factory=torch.cuda.is_available, metadata={"help": "pin batches in memory (default: when CUDA is there)"}
+    )
 
     def __post_init__(self) -> None:
         if self.greater_is_better is None and self.metric_for_best_model is not None:
