@@ -8,6 +8,8 @@ from .configuration_base import MSAConfig
 class ALMTConfig(MSAConfig):
     """ALMT hyper-parameters (the paper's: 8 tokens of 128-d per modality, 3 AHL layers).
 
+    The regression loss defaults to ALMT's own, the mean squared error.
+
     Args:
         hidden_dim: token size of every transformer.
         num_tokens: learnable tokens each embedding transformer condenses its modality into.
@@ -28,6 +30,7 @@ class ALMTConfig(MSAConfig):
 
     model_type = "msmix_almt"
 
+    loss_type: str = "mse"
     hidden_dim: int = 128
     num_tokens: int = 8
     num_heads: int = 8

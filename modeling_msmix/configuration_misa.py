@@ -8,6 +8,8 @@ from .configuration_base import MSAConfig
 class MISAConfig(MSAConfig):
     """MISA hyper-parameters (the paper's defaults: 128-d subspaces, CMD similarity with 5 moments).
 
+    The regression loss defaults to MISA's own, the mean squared error.
+
     Args:
         hidden_dim: size of the projected utterances and of the shared/private subspaces.
         dropout: dropout of the prediction head.
@@ -23,6 +25,7 @@ class MISAConfig(MSAConfig):
 
     model_type = "msmix_misa"
 
+    loss_type: str = "mse"
     hidden_dim: int = 128
     dropout: float | int = 0.5
     fusion_num_heads: int = 2
