@@ -59,6 +59,7 @@ def other_dims_model(tmp_path_factory):
         (["--dataset_kind", "iemocap"], "--dataset_kind 'iemocap'"),
         (["--max_audio_length", "0"], "--max_*_length"),
         (["--dataset", "/no/such/folder"], "--dataset '/no/such/folder'"),
+        (["--model_name_or_path", "/no/such/model"], "--model_name_or_path '/no/such/model'"),
     ],
 )
 def test_bad_arguments_stop_before_training(dataset_dir, tmp_path, arguments, flag):

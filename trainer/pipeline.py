@@ -109,12 +109,15 @@ def build_config(model_args: ModelArguments, metadata: MSAMetadata) -> MSAConfig
     config_class, _ = BACKBONES[model_args.backbone]
     data_dims = {f"{modality}_dim": dim for modality, dim in metadata.feature_dims.items()}
     if model_args.model_name_or_path:
-        config = config_class.from_pretrained(model_args.model_name_or_path)
+        try:
+            config = config_class.from_pretrained(model_args.model_name_or_path)
+        except (OSError, ValueError) as error:
+            raise RunArgumentError(f"--model_name_or_path {model_args.model_name_or_path!r}: {error}") from error
         saved_dims = {name: getattr(config, name) for name in DIM_FIELDS}
         if saved_dims != data_dims:
             raise RunArgumentError(
                 f"--model_name_or_path {model_args.model_name_or_path!r} expects feature dims {saved_dims}, "
-                f"but --dataset {metadata.source or 'data'} has {data_dims}"
+                f"but the dataset has {data_dims}"
             )
     else:
         config = config_class()
