@@ -134,6 +134,13 @@ def test_experiment_writes_one_table_over_settings_and_seeds(dataset_dir, tmp_pa
     for row in ("| lmf + none |", "| lmf + msmix |", "| predict the training mean |", "| lmf + msmix - none |"):
         assert row in table
 
+    (tmp_path / "exp" / "lmf-msmix" / "seed-6" / "test_results.json").unlink()
+    again = experiment_main([*common, "--augmentations", "none", "msmix", "--seeds", "5", "6",
+                             "--output_dir", str(tmp_path / "exp"), "--reuse_finished_runs", "true"])
+    assert again["test"]["lmf + none"] == none
+    assert [run["wall_seconds"] is None for run in again["runs"]["lmf + msmix"]] == [True, False]
+    assert again["runs"]["lmf + msmix"][1]["test"] == pytest.approx(results["runs"]["lmf + msmix"][1]["test"])
+
 
 def test_push_to_hub_hands_the_best_seed_to_the_hub_code(dataset_dir, tmp_path, monkeypatch):
     import hub_cards.push

@@ -25,7 +25,14 @@ from transformers import HfArgumentParser
 from transformers.utils import logging
 
 from .arguments import DataArguments, ModelArguments, MSMixTrainingArguments
-from .pipeline import RunArgumentError, build_config, check_model_arguments, load_training_data, train_one_seed
+from .pipeline import (
+    RunArgumentError,
+    build_config,
+    check_model_arguments,
+    load_finished_run,
+    load_training_data,
+    train_one_seed,
+)
 from .report import markdown_table, metric_names, summarize_seeds, train_mean_baseline, write_results
 
 
@@ -40,6 +47,11 @@ class ExperimentArguments:
     )
     config_overrides: str | None = field(
         default=None, metadata={"help": "config settings applied to every run, e.g. 'alpha=1.0,threshold=0.3'"}
+    )
+    reuse_finished_runs: bool = field(
+        default=False,
+        metadata={"help": "read the results of runs whose folder holds a finished run instead of training them again "
+                  "(to finish an interrupted experiment, or to build one table from partial invocations)"},
     )
 
 
@@ -91,14 +103,19 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
     for setting in settings:
         name = setting_name(*setting)
         for seed in training_args.run_seeds:
-            started = time.perf_counter()
-            run = train_one_seed(data, configs[setting], model_args[setting], data_args, training_args, seed,
-                                 output_dir / "-".join(setting) / f"seed-{seed}")
-            run["wall_seconds"] = time.perf_counter() - started
+            seed_dir = output_dir / "-".join(setting) / f"seed-{seed}"
+            run = load_finished_run(seed_dir) if experiment_args.reuse_finished_runs else None
+            if run is None:
+                started = time.perf_counter()
+                run = train_one_seed(data, configs[setting], model_args[setting], data_args, training_args, seed,
+                                     seed_dir)
+                run["wall_seconds"] = time.perf_counter() - started
+            else:
+                run.update(seed=seed, wall_seconds=None)
             runs.setdefault(name, []).append(run)
             if training_args.process_index == 0:
                 print(f"[experiment] {name}, seed {seed}: test MAE {run['test']['MAE']:.3f}, "
-                      f"Corr {run['test']['Corr']:.3f} ({run['wall_seconds']:.0f} s, {run['epochs']:.0f} epochs)",
+                      f"Corr {run['test']['Corr']:.3f} ({run['train_runtime']:.0f} s training, {run['epochs']:.0f} epochs)",
                       flush=True)
     kind = data.metadata.dataset_kind
     metrics = ("loss", *metric_names(kind))

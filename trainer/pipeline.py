@@ -225,3 +225,25 @@ def train_one_seed(
         "validation": validation,
         "test": test,
     }
+
+
+def load_finished_run(output_dir: str | Path) -> dict[str, Any] | None:
+    """What ``train_one_seed`` returned for ``output_dir``, read back from its files; ``None`` if it did not finish."""
+    output_dir = Path(output_dir)
+    files = {name: output_dir / f"{name}.json" for name in ("train_results", "validation_results", "test_results",
+                                                             "trainer_state")}
+    if not all(path.is_file() for path in files.values()):
+        return None
+    loaded = {name: json.loads(path.read_text()) for name, path in files.items()}
+    state = loaded["trainer_state"]
+    return {
+        "seed": None,
+        "output_dir": str(output_dir),
+        "best_checkpoint": state.get("best_model_checkpoint"),
+        "epochs": state.get("epoch"),
+        "steps": state.get("global_step"),
+        "train_runtime": loaded["train_results"].get("train_runtime"),
+        "validation": loaded["validation_results"],
+        "test": loaded["test_results"],
+    }
+
