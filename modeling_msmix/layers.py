@@ -106,7 +106,8 @@ class CrossmodalTransformer(nn.Module):
         self.embed_scale = math.sqrt(dim)
         self.embed_dropout = nn.Dropout(embed_dropout)
         self.layers = nn.ModuleList(
-            CrossmodalTransformerLayer(dim, num_heads, attn_dropout, relu_dropout, res_dropout) for _ in range(num_layers)
+            CrossmodalTransformerLayer(dim, num_heads, attn_dropout, relu_dropout, res_dropout)
+            for _ in range(num_layers)
         )
         self.norm = nn.LayerNorm(dim)
 

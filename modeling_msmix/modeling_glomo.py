@@ -66,7 +66,8 @@ class MixtureOfExperts(nn.Module):
                                                  torch.softmax(top_logits[:, : self.top_k], dim=1))
         if noisy_gating:
             # probability that each expert stays in the top k under a fresh draw of its noise
-            threshold_in, threshold_out = top_logits[:, self.top_k : self.top_k + 1], top_logits[:, self.top_k - 1 : self.top_k]
+            threshold_in = top_logits[:, self.top_k : self.top_k + 1]
+            threshold_out = top_logits[:, self.top_k - 1 : self.top_k]
             in_top = logits > threshold_in
             load = torch.where(in_top, torch.special.ndtr((clean - threshold_in) / noise_std),
                                torch.special.ndtr((clean - threshold_out) / noise_std)).sum(dim=0)
@@ -177,9 +178,9 @@ class GLoMoModel(MSAPreTrainedModel):
         global_weights, global_summary = self.global_gate(coarse)
         _, local_summary = self.local_gate(fine)
         gated = self.gated_projection(torch.cat([global_summary, local_summary], dim=1))
-        per_modality = torch.stack(
-            [projection(torch.cat([coarse[:, m], fine[:, m]], dim=1)) for m, projection in enumerate(self.modality_projections)],
-            dim=1,
-        )
+        per_modality = torch.stack([
+            projection(torch.cat([coarse[:, m], fine[:, m]], dim=1))
+            for m, projection in enumerate(self.modality_projections)
+        ], dim=1)
         guided = torch.einsum("nm,nmd->nd", global_weights, per_modality)
         return self.classifier(torch.cat([gated, guided], dim=1)), self._balance_loss

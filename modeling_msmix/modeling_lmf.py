@@ -49,7 +49,8 @@ class LMFModel(MSAPreTrainedModel):
         self.text_subnet = TextSubNet(config.text_dim, config.text_hidden_dim, config.text_out_dim, config.text_dropout)
         self.audio_subnet = ModalitySubNet(config.audio_dim, config.audio_hidden_dim, config.audio_dropout)
         self.vision_subnet = ModalitySubNet(config.vision_dim, config.vision_hidden_dim, config.vision_dropout)
-        self.fusion = LowRankFusion((config.text_out_dim, config.audio_hidden_dim, config.vision_hidden_dim), config.rank)
+        dims = (config.text_out_dim, config.audio_hidden_dim, config.vision_hidden_dim)
+        self.fusion = LowRankFusion(dims, config.rank)
         self.setup_augmentation((config.text_out_dim, config.audio_hidden_dim, config.vision_hidden_dim))
         self.post_init()
 

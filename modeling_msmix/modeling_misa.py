@@ -108,7 +108,8 @@ class MISAModel(MSAPreTrainedModel):
         diff = diff + difference_loss(private[0], private[2])
         sim = sum(cmd_loss(shared[i], shared[j], config.cmd_moments) for i, j in ((0, 2), (0, 1), (1, 2))) / 3
         recon = sum(
-            (rebuild(p + s) - u).pow(2).mean() for rebuild, p, s, u in zip(self.reconstruct, private, shared, utterances)
+            (rebuild(p + s) - u).pow(2).mean()
+            for rebuild, p, s, u in zip(self.reconstruct, private, shared, utterances)
         ) / 3
         auxiliary = config.diff_weight * diff + config.sim_weight * sim + config.recon_weight * recon
         return prediction, auxiliary

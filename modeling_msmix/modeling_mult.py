@@ -37,7 +37,8 @@ class MulTModel(MSAPreTrainedModel):
         d = config.hidden_dim
         self.projections = nn.ModuleList(
             nn.Conv1d(dim, d, kernel_size=kernel, padding=kernel // 2, bias=False)
-            for dim, kernel in ((config.text_dim, config.text_kernel_size), (config.audio_dim, config.audio_kernel_size),
+            for dim, kernel in ((config.text_dim, config.text_kernel_size),
+                                (config.audio_dim, config.audio_kernel_size),
                                 (config.vision_dim, config.vision_kernel_size))
         )
 
