@@ -276,6 +276,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1111)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for both frameworks")
     parser.add_argument("--bert-layers", type=int, default=2, help="layers of the local BERT that MISA fine-tunes")
+    parser.add_argument("--msmix-overrides", default=None,
+                        help="extra msmix config settings after MMSA's (e.g. 'attn_dropout=0.0'); reported as a variant")
+    parser.add_argument("--reuse-mmsa", action="store_true",
+                        help="reuse an MMSA result of the same backbone, data, epochs, batch and threads from --workdir")
     parser.add_argument("--mmsa-venv", type=Path, default=DEFAULT_MMSA_VENV)
     parser.add_argument("--no-install", action="store_true", help="do not create a missing MMSA venv; print how")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "msmix-bench-vs-mmsa")
@@ -298,16 +302,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if backbone == "misa":
             bert = write_local_bert(args.workdir / f"bert-768-l{args.bert_layers}", args.bert_layers)
             overrides += f",text_encoder_name_or_path=\"{bert}\""
-        mmsa = train_mmsa(python, pickle_path, backbone, args.epochs, batch_size, args.seed, args.threads, bert,
-                          args.workdir / f"mmsa-{backbone}.log")
+        if args.msmix_overrides:
+            overrides += f",{args.msmix_overrides}"
+        log = args.workdir / f"mmsa-{backbone}-{pickle_path.stem}-e{args.epochs}-b{batch_size}-t{args.threads}.log"
+        if args.reuse_mmsa and log.with_suffix(".json").is_file():
+            mmsa = json.loads(log.with_suffix(".json").read_text())
+        else:
+            mmsa = train_mmsa(python, pickle_path, backbone, args.epochs, batch_size, args.seed, args.threads, bert, log)
         msmix = run_isolated(train_msmix, pickle_path=str(pickle_path), backbone=backbone, epochs=args.epochs,
                              batch_size=batch_size, learning_rate=settings["learning_rate"],
                              weight_decay=settings["weight_decay"], overrides=overrides, seed=args.seed,
                              threads=args.threads)
         comparison = compare(mmsa, msmix)
-        report["backbones"][backbone] = {"mmsa": mmsa, "msmix": msmix, "comparison": comparison}
+        report["backbones"][backbone] = {"mmsa": mmsa, "msmix": msmix, "comparison": comparison,
+                                         "msmix_overrides": overrides}
+        variant = f" (msmix variant: {args.msmix_overrides})" if args.msmix_overrides else ""
         print(
-            f"\n{backbone}: batch {batch_size}, {args.epochs} epochs, params MMSA {mmsa['parameters']:,} / "
+            f"\n{backbone}{variant}: batch {batch_size}, {args.epochs} epochs, params MMSA {mmsa['parameters']:,} / "
             f"msmix {msmix['parameters']:,}\n"
             f"  epoch time: MMSA {comparison['mmsa_epoch_seconds']:.2f} s, msmix {comparison['msmix_epoch_seconds']:.2f} s"
             f" -> ratio {comparison['epoch_ratio']:.2f} (target <= {EPOCH_RATIO_TARGET}: "
