@@ -7,9 +7,16 @@ after one warm-up. Every row of the batch has the full lengths (the worst case).
 
     python benchmarks/bench_backbones.py                      # batch 64, lengths 50/375/500, CPU
     python benchmarks/bench_backbones.py --backbones tfn lmf --threads 2 --repeats 5
+    python benchmarks/bench_backbones.py --backbones mult --set attn_dropout=0.0   # config overrides
+
+Attention dropout makes torch materialise every attention map for the backward pass: MulT at its
+paper settings (attn_dropout 0.1) on full MOSI lengths needs about 20 GB at batch 64 in training
+(twice that with MS-Mix, which fuses 2B rows), so on small machines benchmark it with a smaller
+``--batch-size`` or ``--set attn_dropout=0.0``.
 """
 
 import argparse
+import json
 import statistics
 import time
 
@@ -27,7 +34,23 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="config overrides for every benchmarked backbone (values parsed as JSON when possible)")
     return parser.parse_args()
+
+
+def parse_overrides(pairs: list[str]) -> dict:
+    """``["attn_dropout=0.0", "loss_type=mse"]`` -> ``{"attn_dropout": 0.0, "loss_type": "mse"}``."""
+    overrides = {}
+    for pair in pairs:
+        key, separator, value = pair.partition("=")
+        if not separator:
+            raise SystemExit(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
 
 
 def make_batch(args: argparse.Namespace) -> dict[str, torch.Tensor]:
@@ -57,7 +80,7 @@ def median_seconds(step, repeats: int, device: str) -> float:
 def benchmark(name: str, augmentation: str, batch: dict, args: argparse.Namespace) -> dict:
     config_class, model_class = BACKBONES[name]
     config = config_class(augmentation=augmentation, text_dim=args.dims[0], audio_dim=args.dims[1],
-                          vision_dim=args.dims[2])
+                          vision_dim=args.dims[2], **parse_overrides(args.set))
     model = model_class(config).to(args.device)
     inputs = {key: value for key, value in batch.items() if key not in ("labels", "mix_seed")}
 
@@ -94,7 +117,8 @@ def main() -> None:
     torch.manual_seed(0)
     batch = make_batch(args)
     print(f"batch {args.batch_size}, lengths t/a/v {tuple(args.lengths)}, dims {tuple(args.dims)}, "
-          f"device {args.device}, torch threads {torch.get_num_threads()}, median of {args.repeats}")
+          f"device {args.device}, torch threads {torch.get_num_threads()}, median of {args.repeats}, "
+          f"overrides {parse_overrides(args.set) or 'none'}")
     header = f"{'backbone':<8} {'augment':<7} {'params':>11} {'eval fwd s':>11} {'train fwd s':>12} {'fwd+bwd s':>10}"
     print(header)
     print("-" * len(header))
