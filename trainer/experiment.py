@@ -99,10 +99,10 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
         data = load_training_data(data_args)
     configs = {s: build_config(model_args[s], data.metadata) for s in settings}
     output_dir = Path(training_args.output_dir)
-    runs: dict[str, list[dict[str, Any]]] = {}
-    for setting in settings:
-        name = setting_name(*setting)
-        for seed in training_args.run_seeds:
+    runs: dict[str, list[dict[str, Any]]] = {setting_name(*setting): [] for setting in settings}
+    for seed in training_args.run_seeds:  # seed-major: an interrupted experiment still has whole seeds
+        for setting in settings:
+            name = setting_name(*setting)
             seed_dir = output_dir / "-".join(setting) / f"seed-{seed}"
             run = load_finished_run(seed_dir) if experiment_args.reuse_finished_runs else None
             if run is None:
@@ -112,11 +112,11 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
                 run["wall_seconds"] = time.perf_counter() - started
             else:
                 run.update(seed=seed, wall_seconds=None)
-            runs.setdefault(name, []).append(run)
+            runs[name].append(run)
             if training_args.process_index == 0:
                 print(f"[experiment] {name}, seed {seed}: test MAE {run['test']['MAE']:.3f}, "
-                      f"Corr {run['test']['Corr']:.3f} ({run['train_runtime']:.0f} s training, {run['epochs']:.0f} epochs)",
-                      flush=True)
+                      f"Corr {run['test']['Corr']:.3f} ({run['train_runtime']:.0f} s training, "
+                      f"{run['epochs']:.0f} epochs)", flush=True)
     kind = data.metadata.dataset_kind
     metrics = ("loss", *metric_names(kind))
     summaries = {name: summarize_seeds([run["test"] for run in setting_runs]) for name, setting_runs in runs.items()}
