@@ -78,7 +78,7 @@ class MSMixTrainingArguments(TrainingArguments):
         metadata={"help": "train once per seed and report the mean and std of every metric (default: --seed)"},
     )
     early_stopping_patience: int | None = field(
-        default=3, metadata={"help": "stop after this many evaluations without improvement (none: never)"}
+        default=3, metadata={"help": "stop after this many evaluations without improvement (0: never)"}
     )
     early_stopping_threshold: float = field(
         default=0.0, metadata={"help": "smallest change of the best-model metric that counts as improvement"}
