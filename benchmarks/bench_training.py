@@ -72,13 +72,21 @@ def bf16_peak_flops(device_name: str, override_tflops: float | None) -> float | 
     return None
 
 
-def _training_step_flops(model, batch: dict[str, Any]) -> int:
+def _training_step_flops(model, batch: dict[str, Any]) -> int | None:
+    """FLOPs of one forward + backward, or ``None`` where the counter cannot follow the step.
+
+    (``FlopCounterMode`` rejects the ``torch.autograd.grad`` call inside AdvMixUp's forward.)
+    """
     from torch.utils.flop_counter import FlopCounterMode
 
     model.train()
-    with FlopCounterMode(display=False) as counter:
-        model(**batch).loss.backward()
-    model.zero_grad()
+    try:
+        with FlopCounterMode(display=False) as counter:
+            model(**batch).loss.backward()
+    except RuntimeError:
+        return None
+    finally:
+        model.zero_grad()
     return counter.get_total_flops()
 
 
@@ -93,6 +101,7 @@ def measure_training(
     bf16: bool = False,
     config_overrides: str | None = None,
     threads: int | None = None,
+    num_workers: int = 0,
 ) -> dict[str, Any]:
     """Train ``warmup + steps`` steps through ``MSMixTrainer``; return timings, memory and FLOPs."""
     import datasets
@@ -138,7 +147,7 @@ def measure_training(
             early_stopping_patience=None,
             report_to="none",
             disable_tqdm=True,
-            dataloader_num_workers=0,
+            dataloader_num_workers=num_workers,
             use_cpu=not cuda,
             bf16=bf16,
             seed=0,
@@ -166,13 +175,13 @@ def measure_training(
         "batch_size": batch_size,
         "steps": times.steps,
         "median_ms": medians,
-        "collate_ms": 1000 * statistics.median(collate_seconds[warmup : warmup + steps] or collate_seconds),
+        "collate_ms": 1000 * statistics.median(collate_seconds[warmup : warmup + steps]) if collate_seconds else None,
         "samples_per_second": batch_size * len(measured) / sum(measured),
         "data_share": sum(times.parts["data"]) / sum(measured),
         "peak_mb": memory.peak_mb(),
         "parameters": model.num_parameters(),
         "train_flops_per_step": flops,
-        "achieved_tflops": flops / (medians["step"] / 1000) / 1e12,
+        "achieved_tflops": flops / (medians["step"] / 1000) / 1e12 if flops else None,
         "device": torch.cuda.get_device_name() if cuda else "cpu",
         "torch_threads": torch.get_num_threads(),
         "bf16": bf16,
@@ -183,7 +192,8 @@ def measure_training(
 def _format_row(shape: str, result: dict[str, Any], baseline_ms: float | None, peak_flops: float | None) -> str:
     m = result["median_ms"]
     ratio = f"{m['step'] / baseline_ms:.2f}" if baseline_ms else "-"
-    fraction = f" {100 * result['achieved_tflops'] * 1e12 / peak_flops:6.2f}%" if peak_flops else ""
+    achieved = result["achieved_tflops"]
+    fraction = f" {100 * achieved * 1e12 / peak_flops:6.2f}%" if peak_flops and achieved else ""
     return (
         f"{shape:6s} {result['backbone']:6s} {result['augmentation']:15s} {m['step']:9.1f} {m['data']:7.1f} "
         f"{m['forward']:8.1f} {m['backward']:8.1f} {m['optimizer']:7.1f} {result['samples_per_second']:9.1f} "
@@ -198,7 +208,7 @@ HEADER = (
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per shape and backbone: MS-Mix / none step-time ratio, and the largest data share; targets met or not."""
+    """Per shape and backbone: MS-Mix / none and MS-Mix / fastest baseline mixup step-time ratios, the largest data share."""
     summary: dict[str, Any] = {}
     for result in results:
         key = f"{result['shape']}/{result['backbone']}"
@@ -209,6 +219,9 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
         if "none" in entry and "msmix" in entry:
             entry["msmix_over_none"] = entry["msmix"] / entry["none"]
             entry["msmix_target_met"] = entry["msmix_over_none"] <= MSMIX_STEP_RATIO_TARGET
+        baselines = [entry[a] for a in AUGMENTATIONS if a not in ("none", "msmix") and a in entry]
+        if baselines and "msmix" in entry:
+            entry["msmix_over_fastest_baseline_mixup"] = entry["msmix"] / min(baselines)
         entry["data_target_met"] = entry["data_share_max"] < DATA_SHARE_TARGET
     return summary
 
@@ -224,6 +237,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--bf16", action="store_true", help="bf16 mixed precision (accelerate autocast)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads per run (default: torch's)")
+    parser.add_argument("--num-workers", type=int, default=0,
+                        help="DataLoader worker processes (with workers, 'data' is the wait for the next batch)")
     parser.add_argument("--peak-tflops", type=float, default=None, help="the GPU's dense bf16 peak, if not in the table")
     parser.add_argument("--cache-dir", default=str(Path(tempfile.gettempdir()) / "msmix-bench-data"))
     parser.add_argument("--output", default=None, help="also write all results as JSON here")
@@ -244,18 +259,23 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         for backbone in args.backbones:
             baseline_ms = None
             for augmentation in augmentations:
-                result = run_isolated(
-                    measure_training,
-                    dataset_path=str(dataset_path),
-                    backbone=backbone,
-                    augmentation=augmentation,
-                    batch_size=args.batch_size,
-                    steps=args.steps,
-                    warmup=args.warmup,
-                    device=args.device,
-                    bf16=args.bf16,
-                    threads=args.threads,
-                )
+                try:
+                    result = run_isolated(
+                        measure_training,
+                        dataset_path=str(dataset_path),
+                        backbone=backbone,
+                        augmentation=augmentation,
+                        batch_size=args.batch_size,
+                        steps=args.steps,
+                        warmup=args.warmup,
+                        device=args.device,
+                        bf16=args.bf16,
+                        threads=args.threads,
+                        num_workers=args.num_workers,
+                    )
+                except RuntimeError as error:
+                    print(f"{shape:6s} {backbone:6s} {augmentation:15s} FAILED: {error}", flush=True)
+                    continue
                 result["shape"] = shape
                 if args.device == "cuda":
                     peak_flops = bf16_peak_flops(result["device"], args.peak_tflops)
@@ -263,13 +283,17 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                     baseline_ms = result["median_ms"]["step"]
                 results.append(result)
                 print(_format_row(shape, result, baseline_ms, peak_flops), flush=True)
+                if args.output:
+                    Path(args.output).write_text(json.dumps({"results": results}, indent=2))
     summary = summarize(results)
     print("\ntargets: MS-Mix step <= 1.3x none; data (loader + collator) < 10% of the step")
     for key, entry in summary.items():
         ratio = entry.get("msmix_over_none")
         ratio_text = f"MS-Mix/none {ratio:.2f} ({'met' if entry['msmix_target_met'] else 'MISSED'})" if ratio else ""
         data_text = f"max data share {100 * entry['data_share_max']:.1f}% ({'met' if entry['data_target_met'] else 'MISSED'})"
-        print(f"  {key:14s} {ratio_text:28s} {data_text}")
+        versus = entry.get("msmix_over_fastest_baseline_mixup")
+        versus_text = f"MS-Mix/fastest baseline mixup {versus:.2f}" if versus else ""
+        print(f"  {key:14s} {ratio_text:28s} {data_text:32s} {versus_text}")
     if args.output:
         Path(args.output).write_text(json.dumps({"results": results, "summary": summary}, indent=2))
     return results
