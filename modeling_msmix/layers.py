@@ -72,11 +72,19 @@ def packed_lstm(lstm: nn.LSTM, x: torch.Tensor, mask: torch.Tensor) -> tuple[tor
 
 
 class CrossmodalTransformerLayer(nn.Module):
-    """One pre-norm MulT block: (cross-modal) multi-head attention, then a ReLU feed-forward net."""
+    """One pre-norm MulT block: (cross-modal) multi-head attention, then a ReLU feed-forward net.
+
+    Attention runs through ``scaled_dot_product_attention`` (memory-light kernels when attention
+    dropout is off, e.g. in evaluation).
+    """
 
     def __init__(self, dim: int, num_heads: int, attn_dropout: float, relu_dropout: float, res_dropout: float):
         super().__init__()
-        self.attention = nn.MultiheadAttention(dim, num_heads, dropout=attn_dropout, batch_first=True)
+        self.num_heads = num_heads
+        self.attn_dropout = attn_dropout
+        self.query = nn.Linear(dim, dim)
+        self.key_value = nn.Linear(dim, 2 * dim)
+        self.out = nn.Linear(dim, dim)
         self.attention_norm = nn.LayerNorm(dim)
         self.feed_forward_norm = nn.LayerNorm(dim)
         self.fc1 = nn.Linear(dim, 4 * dim)
@@ -84,11 +92,18 @@ class CrossmodalTransformerLayer(nn.Module):
         self.relu_dropout = nn.Dropout(relu_dropout)
         self.res_dropout = nn.Dropout(res_dropout)
 
-    def forward(self, x: torch.Tensor, key_padding: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        return x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor, key_mask: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
         query = self.attention_norm(x)
         keys = query if source is None else self.attention_norm(source)
-        attended, _ = self.attention(query, keys, keys, key_padding_mask=key_padding, need_weights=False)
-        x = x + self.res_dropout(attended)
+        key, value = self.key_value(keys).chunk(2, dim=-1)
+        attended = F.scaled_dot_product_attention(
+            self._heads(self.query(query)), self._heads(key), self._heads(value), attn_mask=key_mask[:, None, None, :],
+            dropout_p=self.attn_dropout if self.training else 0.0,
+        )
+        x = x + self.res_dropout(self.out(attended.transpose(1, 2).flatten(start_dim=2)))
         hidden = self.relu_dropout(F.relu(self.fc1(self.feed_forward_norm(x))))
         return x + self.res_dropout(self.fc2(hidden))
 
@@ -97,7 +112,7 @@ class CrossmodalTransformer(nn.Module):
     """MulT's transformer encoder: scaled inputs plus sinusoidal positions, pre-norm blocks, final norm.
 
     With ``source`` it is a cross-modal transformer (queries from ``x``, keys and values from
-    ``source``); without, a self-attention encoder. Padded keys are masked out.
+    ``source``); without, a self-attention encoder. Padded keys (False in the mask) are left out.
     """
 
     def __init__(self, dim: int, num_heads: int, num_layers: int, attn_dropout: float = 0.0,
@@ -120,11 +135,9 @@ class CrossmodalTransformer(nn.Module):
         x = self._embed(x)
         if source is not None:
             source = self._embed(source)
-            key_padding = ~source_mask
-        else:
-            key_padding = ~mask
+        key_mask = mask if source is None else source_mask
         for layer in self.layers:
-            x = layer(x, key_padding, source)
+            x = layer(x, key_mask, source)
         return self.norm(x)
 
 
