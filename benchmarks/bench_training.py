@@ -20,6 +20,7 @@ loader) under 10 % of the step.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import tempfile
@@ -27,7 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.timing import EpochTimingCallback, MemorySampler, StepTimingCallback, run_isolated
+from benchmarks.timing import MemorySampler, StepTimingCallback, run_isolated
+from trainer.collator import MSMixDataCollator
 
 BACKBONES: tuple[str, ...] = ("tfn", "lmf", "mult", "misa", "almt", "glomo")
 AUGMENTATIONS: tuple[str, ...] = ("none", "msmix", "mixup", "manifold_mixup", "multimix", "powmix", "advmixup")
@@ -60,6 +62,19 @@ def prepare_dataset(cache_dir: Path, shape: str, train_size: int, seed: int = 0)
     if not (path / "dataset_dict.json").is_file():
         run_isolated(_save_dataset, path=str(path), train_size=train_size, shape=shape, seed=seed)
     return path
+
+
+@dataclasses.dataclass
+class TimedCollator(MSMixDataCollator):
+    """``MSMixDataCollator`` that records the seconds of each call (only calls in this process: none with workers)."""
+
+    seconds: list[float] = dataclasses.field(default_factory=list)
+
+    def __call__(self, rows):
+        start = time.perf_counter()
+        batch = super().__call__(rows)
+        self.seconds.append(time.perf_counter() - start)
+        return batch
 
 
 def bf16_peak_flops(device_name: str, override_tflops: float | None) -> float | None:
@@ -122,19 +137,8 @@ def measure_training(
     data = load_training_data(DataArguments(dataset=dataset_path))
     model_args = ModelArguments(backbone=backbone, augmentation=augmentation, config_overrides=config_overrides)
     model = build_model(model_args, build_config(model_args, data.metadata))
-    collator = build_collator(DataArguments(), seed=0)
-    collate_seconds: list[float] = []
-
-    class TimedCollator(type(collator)):
-        def __call__(self, rows):
-            start = time.perf_counter()
-            batch = super().__call__(rows)
-            collate_seconds.append(time.perf_counter() - start)
-            return batch
-
-    collator.__class__ = TimedCollator
+    collator = TimedCollator(**dataclasses.asdict(build_collator(DataArguments(), seed=0)))
     step_timer = StepTimingCallback(warmup_steps=warmup, synchronize=cuda)
-    epoch_timer = EpochTimingCallback(synchronize=cuda)
     with tempfile.TemporaryDirectory() as output_dir:
         args = MSMixTrainingArguments(
             output_dir=output_dir,
@@ -157,7 +161,7 @@ def measure_training(
             args=args,
             data_collator=collator,
             train_dataset=data.dataset["train"],
-            callbacks=[step_timer, epoch_timer],
+            callbacks=[step_timer],
         )
         trainer.remove_callback(PrinterCallback)
         step_timer.attach(trainer.model)
@@ -175,13 +179,14 @@ def measure_training(
         "batch_size": batch_size,
         "steps": times.steps,
         "median_ms": medians,
-        "collate_ms": 1000 * statistics.median(collate_seconds[warmup : warmup + steps]) if collate_seconds else None,
+        "collate_ms": 1000 * statistics.median(collator.seconds[warmup:]) if len(collator.seconds) > warmup else None,
         "samples_per_second": batch_size * len(measured) / sum(measured),
         "data_share": sum(times.parts["data"]) / sum(measured),
         "peak_mb": memory.peak_mb(),
         "parameters": model.num_parameters(),
         "train_flops_per_step": flops,
         "achieved_tflops": flops / (medians["step"] / 1000) / 1e12 if flops else None,
+        "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
         "device": torch.cuda.get_device_name() if cuda else "cpu",
         "torch_threads": torch.get_num_threads(),
         "bf16": bf16,
@@ -237,6 +242,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--bf16", action="store_true", help="bf16 mixed precision (accelerate autocast)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads per run (default: torch's)")
+    parser.add_argument("--config-overrides", default=None,
+                        help="model config settings for every run, as trainer/run.py's --config_overrides")
     parser.add_argument("--num-workers", type=int, default=0,
                         help="DataLoader worker processes (with workers, 'data' is the wait for the next batch)")
     parser.add_argument("--peak-tflops", type=float, default=None, help="the GPU's dense bf16 peak, if not in the table")
@@ -272,6 +279,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                         bf16=args.bf16,
                         threads=args.threads,
                         num_workers=args.num_workers,
+                        config_overrides=args.config_overrides,
                     )
                 except RuntimeError as error:
                     print(f"{shape:6s} {backbone:6s} {augmentation:15s} FAILED: {error}", flush=True)
