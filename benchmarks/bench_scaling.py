@@ -69,7 +69,7 @@ def measure_epoch(dataset_path: str, backbone: str, augmentation: str, batch_siz
     import datasets
     import torch
     import transformers
-    from transformers import PrinterCallback
+    from transformers import PrinterCallback, set_seed
 
     from trainer.arguments import DataArguments, ModelArguments, MSMixTrainingArguments
     from trainer.msmix_trainer import MSMixTrainer
@@ -83,6 +83,7 @@ def measure_epoch(dataset_path: str, backbone: str, augmentation: str, batch_siz
     with MemorySampler() as memory, tempfile.TemporaryDirectory() as output_dir:
         data = load_training_data(DataArguments(dataset=dataset_path))
         model_args = ModelArguments(backbone=backbone, augmentation=augmentation)
+        set_seed(0)
         model = build_model(model_args, build_config(model_args, data.metadata))
         args = MSMixTrainingArguments(
             output_dir=output_dir, num_train_epochs=1, max_steps=max_steps, per_device_train_batch_size=batch_size,

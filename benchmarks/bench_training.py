@@ -122,7 +122,7 @@ def measure_training(
     import datasets
     import torch
     import transformers
-    from transformers import PrinterCallback
+    from transformers import PrinterCallback, set_seed
 
     if threads:
         torch.set_num_threads(threads)
@@ -136,6 +136,7 @@ def measure_training(
     cuda = device == "cuda"
     data = load_training_data(DataArguments(dataset=dataset_path))
     model_args = ModelArguments(backbone=backbone, augmentation=augmentation, config_overrides=config_overrides)
+    set_seed(0)
     model = build_model(model_args, build_config(model_args, data.metadata))
     collator = TimedCollator(**dataclasses.asdict(build_collator(DataArguments(), seed=0)))
     step_timer = StepTimingCallback(warmup_steps=warmup, synchronize=cuda)

@@ -182,7 +182,7 @@ def train_msmix(pickle_path: str, backbone: str, epochs: int, batch_size: int, l
     import torch
     import transformers
     from datasets import DatasetDict
-    from transformers import PrinterCallback
+    from transformers import PrinterCallback, set_seed
 
     from data_processing.mmsa_pickle import import_mmsa_pickle
     from data_processing.schema import read_metadata
@@ -199,6 +199,7 @@ def train_msmix(pickle_path: str, backbone: str, epochs: int, batch_size: int, l
     metadata = read_metadata(imported)
     dataset = DatasetDict({name: split.with_format("torch") for name, split in imported.items()})
     model_args = ModelArguments(backbone=backbone, augmentation=augmentation, config_overrides=overrides)
+    set_seed(seed)
     model = build_model(model_args, build_config(model_args, metadata))
     epoch_timer = EpochTimingCallback()
     with tempfile.TemporaryDirectory() as output_dir:
