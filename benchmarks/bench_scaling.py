@@ -1,6 +1,6 @@
 """Time and memory of one training epoch as the dataset grows and as sequences get longer.
 
-    python -m benchmarks.bench_scaling                                    # 1x, 4x, 16x MOSI train size; lengths 0.5x, 1x, 2x
+    python -m benchmarks.bench_scaling             # 1x, 4x, 16x MOSI train size; lengths 0.5x, 1x, 2x
     python -m benchmarks.bench_scaling --size-factors 1 4 --length-factors 1 --backbone tfn
 
 Every point is a synthetic MOSI-shaped dataset (``SyntheticConfig``) generated in one process and
@@ -43,9 +43,16 @@ def _save_dataset(path: str, train_size: int, length_factor: float, seed: int) -
     maxima = [max(1, round(n * length_factor)) for n in MOSI_MAX_LENGTHS]
     minima = [min(m, max(1, round(n * length_factor))) for n, m in zip(MOSI_MIN_LENGTHS, maxima)]
     config = SyntheticConfig(
-        train_size=train_size, validation_size=8, test_size=8, seed=seed,
-        max_text_length=maxima[0], max_audio_length=maxima[1], max_vision_length=maxima[2],
-        min_text_length=minima[0], min_audio_length=minima[1], min_vision_length=minima[2],
+        train_size=train_size,
+        validation_size=8,
+        test_size=8,
+        seed=seed,
+        max_text_length=maxima[0],
+        max_audio_length=maxima[1],
+        max_vision_length=maxima[2],
+        min_text_length=minima[0],
+        min_audio_length=minima[1],
+        min_vision_length=minima[2],
     )
     generate_default_dataset(config).save_to_disk(path)
 
@@ -63,8 +70,14 @@ def folder_megabytes(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
 
 
-def measure_epoch(dataset_path: str, backbone: str, augmentation: str, batch_size: int,
-                  threads: int | None = None, max_steps: int = -1) -> dict[str, Any]:
+def measure_epoch(
+    dataset_path: str,
+    backbone: str,
+    augmentation: str,
+    batch_size: int,
+    threads: int | None = None,
+    max_steps: int = -1,
+) -> dict[str, Any]:
     """Load the saved dataset and train one epoch (or ``max_steps``) through ``MSMixTrainer``; time and memory."""
     import datasets
     import torch
@@ -86,13 +99,28 @@ def measure_epoch(dataset_path: str, backbone: str, augmentation: str, batch_siz
         set_seed(0)
         model = build_model(model_args, build_config(model_args, data.metadata))
         args = MSMixTrainingArguments(
-            output_dir=output_dir, num_train_epochs=1, max_steps=max_steps, per_device_train_batch_size=batch_size,
-            eval_strategy="no", save_strategy="no", logging_strategy="no", load_best_model_at_end=False,
-            early_stopping_patience=None, report_to="none", disable_tqdm=True, dataloader_num_workers=0,
-            use_cpu=True, seed=0,
+            output_dir=output_dir,
+            num_train_epochs=1,
+            max_steps=max_steps,
+            per_device_train_batch_size=batch_size,
+            eval_strategy="no",
+            save_strategy="no",
+            logging_strategy="no",
+            load_best_model_at_end=False,
+            early_stopping_patience=None,
+            report_to="none",
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+            use_cpu=True,
+            seed=0,
         )
-        trainer = MSMixTrainer(model=model, args=args, data_collator=build_collator(DataArguments(), 0),
-                               train_dataset=data.dataset["train"], callbacks=[epoch_timer])
+        trainer = MSMixTrainer(
+            model=model,
+            args=args,
+            data_collator=build_collator(DataArguments(), 0),
+            train_dataset=data.dataset["train"],
+            callbacks=[epoch_timer],
+        )
         trainer.remove_callback(PrinterCallback)
         trainer.train()
         rows = min(data.dataset["train"].num_rows, trainer.state.global_step * batch_size)
@@ -107,8 +135,10 @@ def measure_epoch(dataset_path: str, backbone: str, augmentation: str, batch_siz
     }
 
 
-HEADER = (f"{'point':10s} {'rows':>6s} {'max t/a/v':>14s} {'disk MB':>8s} {'epoch s':>8s} {'samples/s':>9s} "
-          f"{'peak RSS':>9s} {'anon':>7s} {'file':>7s}")
+HEADER = (
+    f"{'point':10s} {'rows':>6s} {'max t/a/v':>14s} {'disk MB':>8s} {'epoch s':>8s} {'samples/s':>9s} "
+    f"{'peak RSS':>9s} {'anon':>7s} {'file':>7s}"
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -119,7 +149,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--augmentation", default="msmix")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--base-size", type=int, default=MOSI_TRAIN_SIZE, help="training rows at factor 1")
-    parser.add_argument("--max-steps", type=int, default=-1, help="stop the epoch after this many steps (-1: whole epoch)")
+    parser.add_argument(
+        "--max-steps", type=int, default=-1, help="stop the epoch after this many steps (-1: whole epoch)"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--cache-dir", default=str(Path(tempfile.gettempdir()) / "msmix-bench-data"))
     parser.add_argument("--output", default=None, help="also write all results as JSON here")
@@ -136,18 +168,32 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     for kind, size_factor, length_factor in points:
         train_size = round(args.base_size * size_factor)
         path = prepare_point(cache_dir, train_size, length_factor)
-        result = run_isolated(measure_epoch, dataset_path=str(path), backbone=args.backbone,
-                              augmentation=args.augmentation, batch_size=args.batch_size, threads=args.threads,
-                              max_steps=args.max_steps)
+        result = run_isolated(
+            measure_epoch,
+            dataset_path=str(path),
+            backbone=args.backbone,
+            augmentation=args.augmentation,
+            batch_size=args.batch_size,
+            threads=args.threads,
+            max_steps=args.max_steps,
+        )
         lengths = "/".join(str(max(1, round(n * length_factor))) for n in MOSI_MAX_LENGTHS)
         label = f"{kind} {size_factor if kind == 'size' else length_factor:g}x"
-        result.update(kind=kind, size_factor=size_factor, length_factor=length_factor, max_lengths=lengths,
-                      disk_mb=folder_megabytes(path))
+        result.update(
+            kind=kind,
+            size_factor=size_factor,
+            length_factor=length_factor,
+            max_lengths=lengths,
+            disk_mb=folder_megabytes(path),
+        )
         results.append(result)
         peak = result["peak_mb"]
-        print(f"{label:10s} {result['train_rows']:6d} {lengths:>14s} {result['disk_mb']:8.0f} "
-              f"{result['epoch_seconds']:8.1f} {result['samples_per_second']:9.1f} {peak['rss']:9.0f} "
-              f"{peak['anon']:7.0f} {peak['file']:7.0f}", flush=True)
+        print(
+            f"{label:10s} {result['train_rows']:6d} {lengths:>14s} {result['disk_mb']:8.0f} "
+            f"{result['epoch_seconds']:8.1f} {result['samples_per_second']:9.1f} {peak['rss']:9.0f} "
+            f"{peak['anon']:7.0f} {peak['file']:7.0f}",
+            flush=True,
+        )
     if args.output:
         Path(args.output).write_text(json.dumps(results, indent=2))
     return results

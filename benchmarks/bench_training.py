@@ -34,8 +34,20 @@ from trainer.collator import MSMixDataCollator
 BACKBONES: tuple[str, ...] = ("tfn", "lmf", "mult", "misa", "almt", "glomo")
 AUGMENTATIONS: tuple[str, ...] = ("none", "msmix", "mixup", "manifold_mixup", "multimix", "powmix", "advmixup")
 SHAPES: dict[str, dict[str, int]] = {
-    "mosi": {"audio_dim": 5, "vision_dim": 20, "max_text_length": 50, "max_audio_length": 375, "max_vision_length": 500},
-    "mosei": {"audio_dim": 74, "vision_dim": 35, "max_text_length": 50, "max_audio_length": 500, "max_vision_length": 500},
+    "mosi": {
+        "audio_dim": 5,
+        "vision_dim": 20,
+        "max_text_length": 50,
+        "max_audio_length": 375,
+        "max_vision_length": 500,
+    },
+    "mosei": {
+        "audio_dim": 74,
+        "vision_dim": 35,
+        "max_text_length": 50,
+        "max_audio_length": 500,
+        "max_vision_length": 500,
+    },
 }
 MSMIX_STEP_RATIO_TARGET = 1.3
 DATA_SHARE_TARGET = 0.10
@@ -214,7 +226,7 @@ HEADER = (
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per shape and backbone: MS-Mix / none and MS-Mix / fastest baseline mixup step-time ratios, the largest data share."""
+    """Per shape and backbone: MS-Mix / none and MS-Mix / fastest baseline mixup step ratios, largest data share."""
     summary: dict[str, Any] = {}
     for result in results:
         key = f"{result['shape']}/{result['backbone']}"
@@ -243,11 +255,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--bf16", action="store_true", help="bf16 mixed precision (accelerate autocast)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads per run (default: torch's)")
-    parser.add_argument("--config-overrides", default=None,
-                        help="model config settings for every run, as trainer/run.py's --config_overrides")
-    parser.add_argument("--num-workers", type=int, default=0,
-                        help="DataLoader worker processes (with workers, 'data' is the wait for the next batch)")
-    parser.add_argument("--peak-tflops", type=float, default=None, help="the GPU's dense bf16 peak, if not in the table")
+    parser.add_argument(
+        "--config-overrides",
+        default=None,
+        help="model config settings for every run, as trainer/run.py's --config_overrides",
+    )
+    parser.add_argument(
+        "--num-workers",
+        type=int,
+        default=0,
+        help="DataLoader worker processes (with workers, 'data' is the wait for the next batch)",
+    )
+    parser.add_argument(
+        "--peak-tflops", type=float, default=None, help="the GPU's dense bf16 peak, if not in the table"
+    )
     parser.add_argument("--cache-dir", default=str(Path(tempfile.gettempdir()) / "msmix-bench-data"))
     parser.add_argument("--output", default=None, help="also write all results as JSON here")
     return parser.parse_args(argv)
@@ -258,7 +279,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     cache_dir = Path(args.cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     train_size = args.batch_size * (args.steps + args.warmup)
-    augmentations = ["none", *[a for a in args.augmentations if a != "none"]] if "none" in args.augmentations else args.augmentations
+    augmentations = (
+        ["none", *[a for a in args.augmentations if a != "none"]]
+        if "none" in args.augmentations
+        else args.augmentations
+    )
     results: list[dict[str, Any]] = []
     peak_flops = None
     print(HEADER + ("  %bf16 peak" if args.device == "cuda" else ""), flush=True)
@@ -299,7 +324,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     for key, entry in summary.items():
         ratio = entry.get("msmix_over_none")
         ratio_text = f"MS-Mix/none {ratio:.2f} ({'met' if entry['msmix_target_met'] else 'MISSED'})" if ratio else ""
-        data_text = f"max data share {100 * entry['data_share_max']:.1f}% ({'met' if entry['data_target_met'] else 'MISSED'})"
+        data_text = (
+            f"max data share {100 * entry['data_share_max']:.1f}% ({'met' if entry['data_target_met'] else 'MISSED'})"
+        )
         versus = entry.get("msmix_over_fastest_baseline_mixup")
         versus_text = f"MS-Mix/fastest baseline mixup {versus:.2f}" if versus else ""
         print(f"  {key:14s} {ratio_text:28s} {data_text:32s} {versus_text}")

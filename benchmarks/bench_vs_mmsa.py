@@ -83,7 +83,7 @@ MMSA_MOSI_SETTINGS: dict[str, dict[str, Any]] = {
         "batch_size": 16,
         "learning_rate": 1e-4,
         "weight_decay": 0.0,
-        "overrides": "hidden_dim=128,dropout=0.2,diff_weight=0.1,sim_weight=0.3,recon_weight=1.0,loss_type=\"mse\"",
+        "overrides": 'hidden_dim=128,dropout=0.2,diff_weight=0.1,sim_weight=0.3,recon_weight=1.0,loss_type="mse"',
     },
 }
 
@@ -131,8 +131,9 @@ def _write_pickle(path: str, train_size: int, validation_size: int, test_size: i
 def write_mosi_pickle(path: Path, sizes: tuple[int, int, int], seed: int = 0) -> Path:
     """One MOSI-shaped MMSA-layout pickle from the synthetic generator (written in a separate process)."""
     if not path.is_file():
-        run_isolated(_write_pickle, path=str(path), train_size=sizes[0], validation_size=sizes[1],
-                     test_size=sizes[2], seed=seed)
+        run_isolated(
+            _write_pickle, path=str(path), train_size=sizes[0], validation_size=sizes[1], test_size=sizes[2], seed=seed
+        )
     return path
 
 
@@ -149,18 +150,46 @@ def write_local_bert(folder: Path, layers: int, seed: int = 0) -> Path:
     vocabulary.write_text("\n".join([*SPECIAL_TOKENS, *words]) + "\n")
     BertTokenizer(str(vocabulary)).save_pretrained(folder)
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=VOCABULARY_SIZE, hidden_size=768, num_hidden_layers=layers,
-                        num_attention_heads=12, intermediate_size=3072)
+    config = BertConfig(
+        vocab_size=VOCABULARY_SIZE,
+        hidden_size=768,
+        num_hidden_layers=layers,
+        num_attention_heads=12,
+        intermediate_size=3072,
+    )
     BertModel(config).save_pretrained(folder)
     return folder
 
 
-def train_mmsa(python: Path, pickle_path: Path, backbone: str, epochs: int, batch_size: int, seed: int,
-               threads: int | None, bert: Path | None, log: Path) -> dict[str, Any]:
+def train_mmsa(
+    python: Path,
+    pickle_path: Path,
+    backbone: str,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    threads: int | None,
+    bert: Path | None,
+    log: Path,
+) -> dict[str, Any]:
     """Run ``mmsa_runner.py`` in the MMSA venv; its JSON result."""
     output = log.with_suffix(".json")
-    command = [str(python), str(MMSA_RUNNER), "--pickle", str(pickle_path), "--model", backbone,
-               "--epochs", str(epochs), "--batch-size", str(batch_size), "--seed", str(seed), "--output", str(output)]
+    command = [
+        str(python),
+        str(MMSA_RUNNER),
+        "--pickle",
+        str(pickle_path),
+        "--model",
+        backbone,
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        str(batch_size),
+        "--seed",
+        str(seed),
+        "--output",
+        str(output),
+    ]
     if bert is not None:
         command += ["--bert-path", str(bert)]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
@@ -174,9 +203,18 @@ def train_mmsa(python: Path, pickle_path: Path, backbone: str, epochs: int, batc
     return json.loads(output.read_text())
 
 
-def train_msmix(pickle_path: str, backbone: str, epochs: int, batch_size: int, learning_rate: float,
-                weight_decay: float, overrides: str, seed: int, threads: int | None,
-                augmentation: str = "none") -> dict[str, Any]:
+def train_msmix(
+    pickle_path: str,
+    backbone: str,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    weight_decay: float,
+    overrides: str,
+    seed: int,
+    threads: int | None,
+    augmentation: str = "none",
+) -> dict[str, Any]:
     """Import the pickle and train ``backbone`` with ``MSMixTrainer`` for ``epochs``; epoch times and test metrics."""
     import datasets
     import torch
@@ -277,10 +315,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1111)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for both frameworks")
     parser.add_argument("--bert-layers", type=int, default=2, help="layers of the local BERT that MISA fine-tunes")
-    parser.add_argument("--msmix-overrides", default=None,
-                        help="extra msmix config settings after MMSA's (e.g. 'attn_dropout=0.0'); reported as a variant")
-    parser.add_argument("--reuse-mmsa", action="store_true",
-                        help="reuse an MMSA result of the same backbone, data, epochs, batch and threads from --workdir")
+    parser.add_argument(
+        "--msmix-overrides",
+        default=None,
+        help="extra msmix config settings after MMSA's (e.g. 'attn_dropout=0.0'); reported as a variant",
+    )
+    parser.add_argument(
+        "--reuse-mmsa",
+        action="store_true",
+        help="reuse an MMSA result of the same backbone, data, epochs, batch and threads from --workdir",
+    )
     parser.add_argument("--mmsa-venv", type=Path, default=DEFAULT_MMSA_VENV)
     parser.add_argument("--no-install", action="store_true", help="do not create a missing MMSA venv; print how")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "msmix-bench-vs-mmsa")
@@ -302,30 +346,46 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         overrides, bert = settings["overrides"], None
         if backbone == "misa":
             bert = write_local_bert(args.workdir / f"bert-768-l{args.bert_layers}", args.bert_layers)
-            overrides += f",text_encoder_name_or_path=\"{bert}\""
+            overrides += f',text_encoder_name_or_path="{bert}"'
         if args.msmix_overrides:
             overrides += f",{args.msmix_overrides}"
         log = args.workdir / f"mmsa-{backbone}-{pickle_path.stem}-e{args.epochs}-b{batch_size}-t{args.threads}.log"
         if args.reuse_mmsa and log.with_suffix(".json").is_file():
             mmsa = json.loads(log.with_suffix(".json").read_text())
         else:
-            mmsa = train_mmsa(python, pickle_path, backbone, args.epochs, batch_size, args.seed, args.threads, bert, log)
-        msmix = run_isolated(train_msmix, pickle_path=str(pickle_path), backbone=backbone, epochs=args.epochs,
-                             batch_size=batch_size, learning_rate=settings["learning_rate"],
-                             weight_decay=settings["weight_decay"], overrides=overrides, seed=args.seed,
-                             threads=args.threads)
+            mmsa = train_mmsa(
+                python, pickle_path, backbone, args.epochs, batch_size, args.seed, args.threads, bert, log
+            )
+        msmix = run_isolated(
+            train_msmix,
+            pickle_path=str(pickle_path),
+            backbone=backbone,
+            epochs=args.epochs,
+            batch_size=batch_size,
+            learning_rate=settings["learning_rate"],
+            weight_decay=settings["weight_decay"],
+            overrides=overrides,
+            seed=args.seed,
+            threads=args.threads,
+        )
         comparison = compare(mmsa, msmix)
-        report["backbones"][backbone] = {"mmsa": mmsa, "msmix": msmix, "comparison": comparison,
-                                         "msmix_overrides": overrides}
+        report["backbones"][backbone] = {
+            "mmsa": mmsa,
+            "msmix": msmix,
+            "comparison": comparison,
+            "msmix_overrides": overrides,
+        }
         variant = f" (msmix variant: {args.msmix_overrides})" if args.msmix_overrides else ""
         print(
             f"\n{backbone}{variant}: batch {batch_size}, {args.epochs} epochs, params MMSA {mmsa['parameters']:,} / "
             f"msmix {msmix['parameters']:,}\n"
-            f"  epoch time: MMSA {comparison['mmsa_epoch_seconds']:.2f} s, msmix {comparison['msmix_epoch_seconds']:.2f} s"
+            f"  epoch time: MMSA {comparison['mmsa_epoch_seconds']:.2f} s, "
+            f"msmix {comparison['msmix_epoch_seconds']:.2f} s"
             f" -> ratio {comparison['epoch_ratio']:.2f} (target <= {EPOCH_RATIO_TARGET}: "
             f"{'met' if comparison['time_target_met'] else 'MISSED'})\n"
             f"  peak RSS: MMSA {mmsa['peak_rss_mb']:.0f} MB, msmix {msmix['peak_rss_mb']:.0f} MB\n"
-            f"  test metrics:\n{_metric_line('MMSA', mmsa['test_metrics'])}\n{_metric_line('msmix', msmix['test_metrics'])}",
+            f"  test metrics:\n{_metric_line('MMSA', mmsa['test_metrics'])}\n"
+            f"{_metric_line('msmix', msmix['test_metrics'])}",
             flush=True,
         )
     if args.output:

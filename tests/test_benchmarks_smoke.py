@@ -22,9 +22,20 @@ def restore_library_logging():
 
 
 def test_measure_training_splits_steps_through_the_real_trainer(tmp_path, restore_library_logging):
-    config = SyntheticConfig(train_size=12, validation_size=2, test_size=2, text_dim=16, audio_dim=3, vision_dim=4,
-                             max_text_length=6, max_audio_length=10, max_vision_length=8,
-                             min_text_length=2, min_audio_length=2, min_vision_length=2)
+    config = SyntheticConfig(
+        train_size=12,
+        validation_size=2,
+        test_size=2,
+        text_dim=16,
+        audio_dim=3,
+        vision_dim=4,
+        max_text_length=6,
+        max_audio_length=10,
+        max_vision_length=8,
+        min_text_length=2,
+        min_audio_length=2,
+        min_vision_length=2,
+    )
     path = tmp_path / "tiny"
     generate_default_dataset(config).save_to_disk(str(path))
 
@@ -42,8 +53,13 @@ def test_measure_training_splits_steps_through_the_real_trainer(tmp_path, restor
 
 def test_summaries_compute_the_target_ratios():
     def run(backbone, augmentation, step_ms, data_share):
-        return {"shape": "mosi", "backbone": backbone, "augmentation": augmentation,
-                "median_ms": {"step": step_ms}, "data_share": data_share}
+        return {
+            "shape": "mosi",
+            "backbone": backbone,
+            "augmentation": augmentation,
+            "median_ms": {"step": step_ms},
+            "data_share": data_share,
+        }
 
     summary = summarize([run("tfn", "none", 100.0, 0.05), run("tfn", "msmix", 140.0, 0.12)])
     assert summary["mosi/tfn"]["msmix_over_none"] == pytest.approx(1.4)
