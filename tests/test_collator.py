@@ -81,7 +81,7 @@ def test_token_ids_padded_with_pad_token(ragged_rows):
 
 def test_mix_seed_depends_on_seed_epoch_and_samples_only(ragged_rows):
     seed = MSMixDataCollator(seed=3)(ragged_rows)["mix_seed"]
-    assert seed.dtype == torch.int64 and seed.dim() == 0 and seed >= 0
+    assert type(seed) is int and 0 <= seed < 2**63  # a host int: no device sync when seeding the mixing
     assert MSMixDataCollator(seed=3)(list(ragged_rows))["mix_seed"] == seed
     assert MSMixDataCollator(seed=4)(ragged_rows)["mix_seed"] != seed
     assert MSMixDataCollator(seed=3, epoch=1)(ragged_rows)["mix_seed"] != seed

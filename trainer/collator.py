@@ -10,7 +10,8 @@ frames).
 sample ids (labels and lengths when there are no ids). It depends on nothing else: the same
 samples in the same epoch always get the same seed, in any process and whatever the number of
 processes, and a resumed run draws the same mixing as an uninterrupted one. ``MSMixTrainer``
-keeps ``epoch`` up to date.
+keeps ``epoch`` up to date. It is a plain Python int, so it stays on the host when the batch moves
+to a GPU and seeding the mixing generator costs no device synchronisation.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class MSMixDataCollator:
             if name in rows[0]:
                 batch[name] = self._pad_tokens(rows, name)
         if self.return_mix_seed:
-            batch["mix_seed"] = torch.tensor(self.mix_seed(rows), dtype=torch.int64)
+            batch["mix_seed"] = self.mix_seed(rows)
         return batch
 
     def _pad_modality(self, rows: Sequence[Mapping[str, Any]], modality: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -85,7 +86,8 @@ class MSMixDataCollator:
             sequence = torch.as_tensor(np.asarray(row[feature_column(modality)], dtype=np.float32))
             if sequence.dim() != 2:
                 raise ValueError(
-                    f"{feature_column(modality)} must be a [length, dim] array per row, got shape {tuple(sequence.shape)}"
+                    f"{feature_column(modality)} must be a [length, dim] array per row, "
+                    f"got shape {tuple(sequence.shape)}"
                 )
             stored = row.get(length_column(modality))
             length = sequence.shape[0] if stored is None else min(int(stored), sequence.shape[0])
