@@ -42,29 +42,27 @@ class VanillaMixup(MixingModule):
         super().__init__(num_mix)
         self.alpha = float(alpha)
 
+    def draw_lambda(self, pairs: int, draws: RandomDraws) -> torch.Tensor:
+        """lam [pairs]: one Beta draw shared by every pair."""
+        return draws.beta(self.alpha, 1).expand(pairs)
+
     def forward(self, states: States, labels: torch.Tensor, draws: RandomDraws) -> MixResult:
         batch_size = labels.reshape(-1).shape[0]
         index1, index2 = random_pairs(batch_size, self.mix_count(batch_size), draws)
-        lam = draws.beta(self.alpha, 1).expand(index1.shape[0])
+        lam = self.draw_lambda(index1.shape[0], draws)
         return pair_result(states, labels, index1, index2, (lam, lam, lam))
 
 
-class ManifoldMixup(MixingModule):
+class ManifoldMixup(VanillaMixup):
     """Manifold Mixup (Verma et al., 2019): mixup of hidden representations, not inputs.
 
     Between encode and fuse the mixed layer is the fusion input; each mixed pair draws its own
     lam ~ Beta(alpha, alpha), shared by the modalities and the label.
     """
 
-    def __init__(self, alpha: float = 2.0, num_mix: int | None = None):
-        super().__init__(num_mix)
-        self.alpha = float(alpha)
-
-    def forward(self, states: States, labels: torch.Tensor, draws: RandomDraws) -> MixResult:
-        batch_size = labels.reshape(-1).shape[0]
-        index1, index2 = random_pairs(batch_size, self.mix_count(batch_size), draws)
-        lam = draws.beta(self.alpha, index1.shape[0])
-        return pair_result(states, labels, index1, index2, (lam, lam, lam))
+    def draw_lambda(self, pairs: int, draws: RandomDraws) -> torch.Tensor:
+        """lam [pairs]: one Beta draw per pair."""
+        return draws.beta(self.alpha, pairs)
 
 
 class MultiMix(MixingModule):
