@@ -179,3 +179,28 @@ class TextSubNet(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         _, final_hidden = packed_lstm(self.lstm, x, mask)
         return self.linear(self.dropout(final_hidden[-1]))
+
+
+class SubNetworks(nn.Module):
+    """TFN/LMF unimodal sub-networks: the text LSTM net and the time-averaged audio and vision nets.
+
+    ``config`` carries ``{text,audio,vision}_dim``, ``text_hidden_dim``, ``text_out_dim``,
+    ``{audio,vision}_hidden_dim`` and the three dropouts (TFN's and LMF's configs both do).
+    """
+
+    def __init__(self, config) -> None:
+        super().__init__()
+        self.text_subnet = TextSubNet(config.text_dim, config.text_hidden_dim, config.text_out_dim, config.text_dropout)
+        self.audio_subnet = ModalitySubNet(config.audio_dim, config.audio_hidden_dim, config.audio_dropout)
+        self.vision_subnet = ModalitySubNet(config.vision_dim, config.vision_hidden_dim, config.vision_dropout)
+        self.output_dims = (config.text_out_dim, config.audio_hidden_dim, config.vision_hidden_dim)
+
+    def forward(self, text_features: torch.Tensor, audio_features: torch.Tensor, vision_features: torch.Tensor,
+                text_mask: torch.Tensor, audio_mask: torch.Tensor,
+                vision_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """z_t [B, text_out_dim], z_a [B, audio_hidden_dim], z_v [B, vision_hidden_dim]."""
+        return (
+            self.text_subnet(text_features, text_mask),
+            self.audio_subnet(masked_mean(audio_features, audio_mask)),
+            self.vision_subnet(masked_mean(vision_features, vision_mask)),
+        )

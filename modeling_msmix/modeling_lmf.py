@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .configuration_lmf import LMFConfig
-from .layers import ModalitySubNet, TextSubNet, masked_mean
+from .layers import SubNetworks
 from .modeling_base import MSAPreTrainedModel
 from .modeling_tfn import append_one
 
@@ -46,12 +46,9 @@ class LMFModel(MSAPreTrainedModel):
 
     def __init__(self, config: LMFConfig):
         super().__init__(config)
-        self.text_subnet = TextSubNet(config.text_dim, config.text_hidden_dim, config.text_out_dim, config.text_dropout)
-        self.audio_subnet = ModalitySubNet(config.audio_dim, config.audio_hidden_dim, config.audio_dropout)
-        self.vision_subnet = ModalitySubNet(config.vision_dim, config.vision_hidden_dim, config.vision_dropout)
-        dims = (config.text_out_dim, config.audio_hidden_dim, config.vision_hidden_dim)
-        self.fusion = LowRankFusion(dims, config.rank)
-        self.setup_augmentation((config.text_out_dim, config.audio_hidden_dim, config.vision_hidden_dim))
+        self.subnets = SubNetworks(config)
+        self.fusion = LowRankFusion(self.subnets.output_dims, config.rank)
+        self.setup_augmentation(self.subnets.output_dims)
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -62,10 +59,7 @@ class LMFModel(MSAPreTrainedModel):
     def encode(self, text_features, audio_features, vision_features, text_mask, audio_mask, vision_mask,
                input_ids=None, attention_mask=None):
         """Sub-network outputs z_t [B, text_out_dim], z_a [B, audio_hidden_dim], z_v [B, vision_hidden_dim]."""
-        z_t = self.text_subnet(text_features, text_mask)
-        z_a = self.audio_subnet(masked_mean(audio_features, audio_mask))
-        z_v = self.vision_subnet(masked_mean(vision_features, vision_mask))
-        return z_t, z_a, z_v
+        return self.subnets(text_features, audio_features, vision_features, text_mask, audio_mask, vision_mask)
 
     def fuse(self, z_t, z_a, z_v):
         """Low-rank fusion -> (prediction [N, 1], no auxiliary loss)."""

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from .configuration_tfn import TFNConfig
-from .layers import ModalitySubNet, TextSubNet, masked_mean
+from .layers import SubNetworks
 from .modeling_base import MSAPreTrainedModel
 
 
@@ -32,9 +32,7 @@ class TFNModel(MSAPreTrainedModel):
 
     def __init__(self, config: TFNConfig):
         super().__init__(config)
-        self.text_subnet = TextSubNet(config.text_dim, config.text_hidden_dim, config.text_out_dim, config.text_dropout)
-        self.audio_subnet = ModalitySubNet(config.audio_dim, config.audio_hidden_dim, config.audio_dropout)
-        self.vision_subnet = ModalitySubNet(config.vision_dim, config.vision_hidden_dim, config.vision_dropout)
+        self.subnets = SubNetworks(config)
         fused_dim = (config.text_out_dim + 1) * (config.audio_hidden_dim + 1) * (config.vision_hidden_dim + 1)
         self.post_fusion = nn.Sequential(
             nn.Dropout(config.post_fusion_dropout),
@@ -42,16 +40,13 @@ class TFNModel(MSAPreTrainedModel):
             nn.Linear(config.post_fusion_dim, config.post_fusion_dim), nn.ReLU(),
             nn.Linear(config.post_fusion_dim, 1),
         )
-        self.setup_augmentation((config.text_out_dim, config.audio_hidden_dim, config.vision_hidden_dim))
+        self.setup_augmentation(self.subnets.output_dims)
         self.post_init()
 
     def encode(self, text_features, audio_features, vision_features, text_mask, audio_mask, vision_mask,
                input_ids=None, attention_mask=None):
         """Sub-network outputs z_t [B, text_out_dim], z_a [B, audio_hidden_dim], z_v [B, vision_hidden_dim]."""
-        z_t = self.text_subnet(text_features, text_mask)
-        z_a = self.audio_subnet(masked_mean(audio_features, audio_mask))
-        z_v = self.vision_subnet(masked_mean(vision_features, vision_mask))
-        return z_t, z_a, z_v
+        return self.subnets(text_features, audio_features, vision_features, text_mask, audio_mask, vision_mask)
 
     def fuse(self, z_t, z_a, z_v):
         """Tensor fusion and the post-fusion network -> (prediction [N, 1], no auxiliary loss)."""
