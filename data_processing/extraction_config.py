@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from .schema import dataclass_from_dict
+
 FACE_FALLBACKS: tuple[str, ...] = ("whole_frame", "skip", "zero")
 VISION_POOLINGS: tuple[str, ...] = ("cls", "mean")
 
@@ -104,11 +106,7 @@ class ExtractionConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "ExtractionConfig":
         """Inverse of :meth:`to_dict`; unknown keys are an error (they mean a newer or foreign format)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown extraction settings: {sorted(unknown)}")
-        return cls(**values)
+        return dataclass_from_dict(cls, values, "extraction settings")
 
     def fingerprint(self) -> str:
         """A short hash of every setting: two configs with the same fingerprint give the same features."""

@@ -64,6 +64,14 @@ def length_column(modality: str) -> str:
     return f"{modality}_length"
 
 
+def dataclass_from_dict(cls: type, values: Mapping[str, Any], what: str) -> Any:
+    """``cls(**values)``, refusing keys that are not fields of the dataclass ``cls`` (named ``what``)."""
+    unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ValueError(f"unknown {what}: {sorted(unknown)}")
+    return cls(**values)
+
+
 @dataclass
 class MSAMetadata:
     """What a model needs to configure itself from a dataset, and where the features came from.
@@ -119,11 +127,7 @@ class MSAMetadata:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "MSAMetadata":
         """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown MSAMetadata keys: {sorted(unknown)}")
-        return cls(**values)
+        return dataclass_from_dict(cls, values, "MSAMetadata keys")
 
 
 def msa_features(
