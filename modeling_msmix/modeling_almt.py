@@ -16,7 +16,7 @@ from torch.nn import functional as F
 
 from .configuration_almt import ALMTConfig
 from .modeling_base import MSAPreTrainedModel
-from .text_encoder import build_text_encoder, run_text_encoder
+from .text_encoder import build_text_encoder, run_text_encoder, text_input_dim
 
 
 def multi_head_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, num_heads: int,
@@ -142,7 +142,7 @@ class ALMTModel(MSAPreTrainedModel):
         super().__init__(config)
         d = config.hidden_dim
         self.text_encoder = build_text_encoder(config)
-        text_dim = config.text_dim if self.text_encoder is None else self.text_encoder.config.hidden_size
+        text_dim = text_input_dim(config, self.text_encoder)
         self.embed = nn.ModuleList(nn.Linear(dim, d) for dim in (text_dim, config.audio_dim, config.vision_dim))
         self.embedding_transformers = nn.ModuleList(
             EmbeddingTransformer(config, length, name)

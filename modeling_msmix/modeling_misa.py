@@ -17,7 +17,7 @@ from torch import nn
 from .configuration_misa import MISAConfig
 from .layers import masked_mean, packed_lstm
 from .modeling_base import MSAPreTrainedModel
-from .text_encoder import build_text_encoder, run_text_encoder
+from .text_encoder import build_text_encoder, run_text_encoder, text_input_dim
 
 
 def difference_loss(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
@@ -69,7 +69,7 @@ class MISAModel(MSAPreTrainedModel):
         super().__init__(config)
         h = config.hidden_dim
         self.text_encoder = build_text_encoder(config)
-        text_dim = config.text_dim if self.text_encoder is None else self.text_encoder.config.hidden_size
+        text_dim = text_input_dim(config, self.text_encoder)
         self.audio_encoder = SequenceEncoder(config.audio_dim)
         self.vision_encoder = SequenceEncoder(config.vision_dim)
         self.project_text = projection(text_dim, h)

@@ -41,3 +41,8 @@ def run_text_encoder(encoder: PreTrainedModel, input_ids: torch.Tensor | None,
         attention_mask = torch.ones_like(input_ids)
     hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
     return hidden, attention_mask.bool()
+
+
+def text_input_dim(config, encoder: PreTrainedModel | None) -> int:
+    """Width of the text the backbone reads: the encoder's hidden size, or the precomputed features' dim."""
+    return config.text_dim if encoder is None else encoder.config.hidden_size
