@@ -5,7 +5,7 @@
 
 Every point is a synthetic MOSI-shaped dataset (``SyntheticConfig``) generated in one process and
 saved with ``save_to_disk``, then trained for one epoch in a fresh process that loads it with
-``trainer.pipeline.load_training_data`` (``load_from_disk``: memory-mapped Arrow) and trains
+``trainer.training_run.load_training_data`` (``load_from_disk``: memory-mapped Arrow) and trains
 through ``MSMixTrainer`` exactly as ``trainer/run.py`` does.
 
 Size points scale MOSI's training size (1284 rows) at MOSI's lengths (50/375/500); length points
@@ -86,7 +86,7 @@ def measure_epoch(
 
     from trainer.arguments import DataArguments, ModelArguments, MSMixTrainingArguments
     from trainer.msmix_trainer import MSMixTrainer
-    from trainer.pipeline import build_collator, build_config, build_model, load_training_data
+    from trainer.training_run import build_collator, build_config, build_model, load_training_data
 
     if threads:
         torch.set_num_threads(threads)

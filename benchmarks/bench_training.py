@@ -5,7 +5,7 @@
     python -m benchmarks.bench_training --device cuda --bf16  # on a GPU, bf16 through accelerate
 
 Each (shape, backbone, augmentation) trains ``--warmup`` + ``--steps`` steps of batch
-``--batch-size`` through the real ``MSMixTrainer`` (``trainer.pipeline`` builds the config,
+``--batch-size`` through the real ``MSMixTrainer`` (``trainer.training_run`` builds the config,
 model and collator exactly as ``trainer/run.py`` does) in a fresh process, on a synthetic
 dataset of that shape saved to disk and memory-mapped. It prints per configuration: the median
 step time split into data (loader + collator), forward (incl. mixing and losses), backward,
@@ -143,7 +143,7 @@ def measure_training(
 
     from trainer.arguments import DataArguments, ModelArguments, MSMixTrainingArguments
     from trainer.msmix_trainer import MSMixTrainer
-    from trainer.pipeline import build_collator, build_config, build_model, load_training_data
+    from trainer.training_run import build_collator, build_config, build_model, load_training_data
 
     cuda = device == "cuda"
     data = load_training_data(DataArguments(dataset=dataset_path))

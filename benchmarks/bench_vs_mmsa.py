@@ -226,7 +226,7 @@ def train_msmix(
     from data_processing.schema import read_metadata
     from trainer.arguments import DataArguments, ModelArguments, MSMixTrainingArguments
     from trainer.msmix_trainer import MSMixTrainer
-    from trainer.pipeline import build_collator, build_config, build_model
+    from trainer.training_run import build_collator, build_config, build_model
 
     if threads:
         torch.set_num_threads(threads)

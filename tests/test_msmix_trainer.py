@@ -10,7 +10,7 @@ import torch
 from trainer.arguments import DataArguments, ModelArguments
 from trainer.metrics import compute_msa_metrics
 from trainer.msmix_trainer import MSMixTrainer
-from trainer.pipeline import build_collator, build_config, build_model, load_training_data
+from trainer.training_run import build_collator, build_config, build_model, load_training_data
 
 _spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
 helpers = importlib.util.module_from_spec(_spec)

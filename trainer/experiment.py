@@ -25,7 +25,7 @@ from transformers import HfArgumentParser
 from transformers.utils import logging
 
 from .arguments import DataArguments, ModelArguments, MSMixTrainingArguments
-from .pipeline import (
+from .training_run import (
     RunArgumentError,
     build_config,
     check_model_arguments,

@@ -39,7 +39,7 @@ from transformers import HfArgumentParser
 from transformers.utils import logging
 
 from trainer.arguments import DataArguments, ModelArguments, MSMixTrainingArguments
-from trainer.pipeline import (
+from trainer.training_run import (
     RunArgumentError,
     build_config,
     check_model_arguments,
