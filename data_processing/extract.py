@@ -40,18 +40,19 @@ import torch
 from datasets import Dataset, DatasetDict, Features, Value
 from transformers import AutoConfig, AutoFeatureExtractor, HfArgumentParser
 
-from .audio_features import audio_geometry
-from .error_report import ERROR, ExtractionReport, Issue
-from .extraction_cache import SampleCache, sample_key
-from .extraction_config import ExtractionConfig
-from .manifest import ManifestEntry, load_entries
-from .sample_extractor import (
+from modeling_msmix.audio_features import audio_geometry
+from modeling_msmix.extraction_config import ExtractionConfig
+from modeling_msmix.sample_extractor import (
     ExtractionError,
     SampleOutcome,
     extract_sample,
     load_sample_extractor,
     resolve_device,
 )
+
+from .error_report import ERROR, ExtractionReport, Issue
+from .extraction_cache import SampleCache, sample_key
+from .manifest import ManifestEntry, load_entries
 from .schema import (
     LABEL_RANGES,
     MODALITIES,

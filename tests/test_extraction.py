@@ -14,16 +14,16 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 from data_processing import extract as extract_module
-from data_processing import sample_extractor
-from data_processing.audio_features import AudioEncoder, AudioTooShortError, pool_frames
 from data_processing.extract import build_dataset, main
-from data_processing.extraction_config import ExtractionConfig
 from data_processing.loading import load_msa_dataset
 from data_processing.manifest import ManifestEntry, ManifestError, assign_splits, load_entries, read_manifest
-from data_processing.media import MediaError, read_audio, read_video_frames
-from data_processing.sample_extractor import ExtractionError, SampleExtractor, extract_sample
 from data_processing.schema import read_metadata, validate_dataset
-from data_processing.vision_features import FaceCropper, VisionEncoder, encode_faces
+from modeling_msmix import sample_extractor
+from modeling_msmix.audio_features import AudioEncoder, AudioTooShortError, pool_frames
+from modeling_msmix.extraction_config import ExtractionConfig
+from modeling_msmix.media import MediaError, read_audio, read_video_frames
+from modeling_msmix.sample_extractor import ExtractionError, SampleExtractor, extract_sample
+from modeling_msmix.vision_features import FaceCropper, VisionEncoder, encode_faces
 
 _spec = importlib.util.spec_from_file_location(
     "extraction_fixtures", Path(__file__).with_name("extraction_fixtures.py")
@@ -367,7 +367,7 @@ def test_face_crop_and_fallbacks(media, tiny_models):
 
 
 def test_minilm_text_features_are_its_hidden_states_and_carry_meaning():
-    from data_processing.text_features import TextEncoder
+    from modeling_msmix.text_features import TextEncoder
 
     path = fixtures.minilm_path()
     encoder = TextEncoder(path, None, None, torch.device("cpu"))

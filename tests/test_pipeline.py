@@ -18,9 +18,9 @@ from transformers import (
 )
 
 from data_processing.extract import main as extract_main
-from data_processing.extraction_config import ExtractionConfig
-from data_processing.sample_extractor import extract_sample
 from modeling_msmix import BACKBONES
+from modeling_msmix.extraction_config import ExtractionConfig
+from modeling_msmix.sample_extractor import extract_sample
 from trainer.collator import MSMixDataCollator
 from trainer.predict import main as predict_main
 from trainer.run import main as train_main

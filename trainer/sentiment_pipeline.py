@@ -32,9 +32,9 @@ from transformers import AutoModel, Pipeline, pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
 from data_processing.error_report import ERROR
-from data_processing.extraction_config import ExtractionConfig
-from data_processing.media import MediaError, read_audio
-from data_processing.sample_extractor import load_sample_extractor
+from modeling_msmix.extraction_config import ExtractionConfig
+from modeling_msmix.media import MediaError, read_audio
+from modeling_msmix.sample_extractor import load_sample_extractor
 
 from .collator import MSMixDataCollator
 

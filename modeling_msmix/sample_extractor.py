@@ -19,10 +19,9 @@ import numpy as np
 import torch
 
 from .audio_features import AudioEncoder, AudioTooShortError
-from .error_report import ERROR, WARNING, Issue
 from .extraction_config import ExtractionConfig
+from .feature_schema import ERROR, MODALITIES, WARNING, Issue, feature_column, length_column
 from .media import MediaError, read_audio, read_video_frames
-from .schema import MODALITIES, feature_column, length_column
 from .text_features import TextEncoder
 from .vision_features import FaceCropper, VisionEncoder, encode_faces
 

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .schema import dataclass_from_dict
+from .feature_schema import dataclass_from_dict
 
 FACE_FALLBACKS: tuple[str, ...] = ("whole_frame", "skip", "zero")
 VISION_POOLINGS: tuple[str, ...] = ("cls", "mean")
