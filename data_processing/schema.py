@@ -40,11 +40,16 @@ import numpy as np
 from datasets import Array2D, Dataset, DatasetDict, Features, List, Value
 from datasets.fingerprint import Hasher
 
-from modeling_msmix.feature_schema import MODALITIES, dataclass_from_dict, feature_column, length_column
+from modeling_msmix.feature_schema import (
+    MODALITIES,
+    TOKEN_COLUMNS,
+    dataclass_from_dict,
+    feature_column,
+    length_column,
+)
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 UNIMODAL_LABEL_COLUMNS: tuple[str, ...] = ("label_text", "label_audio", "label_vision")
-TOKEN_COLUMNS: tuple[str, ...] = ("input_ids", "attention_mask")
 DATASET_KINDS: tuple[str, ...] = ("mosi", "mosei", "sims", "custom")
 LABEL_RANGES: dict[str, tuple[float, float]] = {
     "mosi": (-3.0, 3.0),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 MODALITIES: tuple[str, ...] = ("text", "audio", "vision")
+TOKEN_COLUMNS: tuple[str, ...] = ("input_ids", "attention_mask")
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".mp3", ".ogg", ".m4a")
 ERROR = "error"
 WARNING = "warning"
