@@ -42,7 +42,7 @@ from transformers import AutoConfig, AutoFeatureExtractor, HfArgumentParser
 
 from .audio_features import audio_geometry
 from .error_report import ERROR, ExtractionReport, Issue
-from .extraction_cache import SampleCache, sample_key
+from .extraction_cache import SampleCache, content_key, folder_digest, sample_key
 from .extraction_config import ExtractionConfig
 from .manifest import ManifestEntry, load_entries
 from .sample_extractor import (
@@ -52,6 +52,7 @@ from .sample_extractor import (
     load_sample_extractor,
     resolve_device,
 )
+from .saving import check_writable, save_dataset
 from .schema import (
     LABEL_RANGES,
     MODALITIES,
@@ -124,8 +125,8 @@ def _model_revision(model_config: Any, name_or_path: str) -> str:
     commit = getattr(model_config, "_commit_hash", None)
     if commit:
         return str(commit)
-    if Path(name_or_path).exists():
-        return f"local:{Path(name_or_path).resolve()}"
+    if Path(name_or_path).is_dir():
+        return f"local-sha256:{folder_digest(name_or_path)}"
     return "unknown"
 
 
@@ -148,7 +149,7 @@ def describe_models(
         dims[modality] = int(model_configs[modality].hidden_size)
         resolved = _model_revision(model_configs[modality], name)
         names[modality] = f"{name}@{resolved}"
-        if not resolved.startswith("local:") and resolved != "unknown":
+        if not resolved.startswith("local-") and resolved != "unknown":
             pinned[revision_key] = resolved
     feature_extractor = AutoFeatureExtractor.from_pretrained(config.audio_model, revision=config.audio_revision)
     audio_geometry(feature_extractor, model_configs["audio"], config.audio_frame_rate)
@@ -177,6 +178,7 @@ def _extract_batch(
     config: dict[str, Any],
     device: str,
     cache_dir: str,
+    settings_key: str,
     dims: dict[str, int],
     threads: int | None,
 ) -> dict[str, list]:
@@ -186,7 +188,7 @@ def _extract_batch(
     rows = []
     for index in range(len(batch["id"])):
         entry = ManifestEntry(**{name: batch[name][index] for name in _ENTRY_FEATURES})
-        key = sample_key(entry, extraction.fingerprint())
+        key = sample_key(entry, settings_key)
         outcome = cache.load(key)
         cached = outcome is not None
         if outcome is None:
@@ -292,6 +294,7 @@ def build_dataset(
             "config": pinned.to_dict(),
             "device": device,
             "cache_dir": str(cache_dir),
+            "settings_key": content_key({"settings": pinned.to_dict(), "models": extractor_names}),
             "dims": dims,
             "threads": threads,
         },
@@ -329,6 +332,10 @@ def run_extraction(args: RunArguments, config: ExtractionConfig) -> DatasetDict:
     Raises:
         ExtractionFailed: ``args.strict`` and some sample has a record, or no sample could be extracted.
     """
+    report_path = Path(args.report) if args.report else Path(args.output) / REPORT_NAME
+    check_writable(args.output, "--output")
+    if args.report:
+        check_writable(report_path, "--report", is_file=True)
     entries = load_entries(args.manifest)
     cache_dir = args.cache_dir or default_cache_dir(args.output)
     dataset, report = build_dataset(
@@ -340,19 +347,18 @@ def run_extraction(args: RunArguments, config: ExtractionConfig) -> DatasetDict:
         batch_size=args.batch_size,
         source=str(Path(args.manifest).resolve()),
     )
-    report_path = Path(args.report) if args.report else Path(args.output) / REPORT_NAME
     print(report.summary())
-    if args.strict and report.issues:
+    try:
+        if args.strict and report.issues:
+            raise ExtractionFailed(f"--strict: {len(report.issues)} sample record(s); see {report_path}")
+        if not dataset:
+            raise ExtractionFailed(f"no sample could be extracted; see {report_path}")
+        missing = [split for split in SPLITS if split not in dataset]
+        if missing:
+            print(f"note: split(s) {missing} are empty; trainer/run.py needs train, validation and test")
+        save_dataset(dataset, args.output)
+    finally:
         report.save(report_path)
-        raise ExtractionFailed(f"--strict: {len(report.issues)} sample record(s); see {report_path}")
-    if not dataset:
-        report.save(report_path)
-        raise ExtractionFailed(f"no sample could be extracted; see {report_path}")
-    missing = [split for split in SPLITS if split not in dataset]
-    if missing:
-        print(f"note: split(s) {missing} are empty; trainer/run.py needs train, validation and test")
-    dataset.save_to_disk(args.output)
-    report.save(report_path)
     print(f"saved {args.output}; report {report_path}")
     return dataset
 

@@ -91,7 +91,8 @@ class SampleExtractor:
         encoded_text = self.text(text)
         if encoded_text.truncated:
             issues.append(
-                Issue(sample_id, WARNING, "text_truncated", f"transcript cut to {self.text.max_length} tokens")
+                Issue(sample_id, WARNING, "text_truncated", f"transcript cut to {self.text.max_length} tokens: "
+                      f"{encoded_text.full_length - self.text.max_length} of its {encoded_text.full_length} dropped")
             )
         audio_features = np.zeros((0, self.audio.dim), np.float32)
         if waveform is not None:

@@ -17,6 +17,7 @@ from data_processing import extract as extract_module
 from data_processing import sample_extractor
 from data_processing.audio_features import AudioEncoder, AudioTooShortError, pool_frames
 from data_processing.extract import build_dataset, main
+from data_processing.extraction_cache import folder_digest
 from data_processing.extraction_config import ExtractionConfig
 from data_processing.loading import load_msa_dataset
 from data_processing.manifest import ManifestEntry, ManifestError, assign_splits, load_entries, read_manifest
@@ -155,7 +156,7 @@ def test_six_clips_end_to_end_then_resume_without_model_work(media, tiny_models,
         "audio": fixtures.AUDIO_DIM,
         "vision": fixtures.VISION_DIM,
     }
-    assert metadata.extractors["text"] == f"{tiny_models['text']}@local:{Path(tiny_models['text']).resolve()}"
+    assert metadata.extractors["text"] == f"{tiny_models['text']}@local-sha256:{folder_digest(tiny_models['text'])}"
     assert (
         ExtractionConfig.from_dict(metadata.extraction).fingerprint()
         == ExtractionConfig(
