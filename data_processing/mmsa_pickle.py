@@ -238,7 +238,7 @@ def import_mmsa_pickle(path: str | os.PathLike, dataset_kind: str) -> DatasetDic
     splits = [_validate_split(content[key], name, dataset_kind) for key, name in SPLIT_KEYS.items()]
     seen: dict[str, str] = {}
     for split in splits:
-        for sample_id in split.arrays["id"]:
+        for sample_id in map(str, split.arrays["id"]):
             if sample_id in seen:
                 raise MMSAPickleError(
                     f"{path}: id {sample_id!r} occurs twice (in split {seen[sample_id]!r} and split {split.name!r})"
