@@ -194,7 +194,7 @@ def _extract_batch(
         if outcome is None:
             if threads:
                 torch.set_num_threads(threads)
-            extractor = load_sample_extractor(extraction, resolve_device(device, rank))
+            extractor = load_sample_extractor(extraction, resolve_device(device, rank), settings_key)
             try:
                 outcome = extractor.extract(entry.id, entry.video, entry.text, entry.audio)
             except Exception as error:  # recorded per sample, not cached: the next run retries it

@@ -128,12 +128,13 @@ class SampleExtractor:
         return SampleOutcome(columns, issues, stats)
 
 
-_EXTRACTORS: dict[tuple[str, str], SampleExtractor] = {}
+_EXTRACTORS: dict[tuple[str, str, str], SampleExtractor] = {}
 
 
-def load_sample_extractor(config: ExtractionConfig, device: torch.device) -> SampleExtractor:
-    """The process's :class:`SampleExtractor` for ``config`` on ``device`` (models load on first use only)."""
-    key = (config.fingerprint(), str(device))
+def load_sample_extractor(config: ExtractionConfig, device: torch.device, models_key: str = "") -> SampleExtractor:
+    """The process's :class:`SampleExtractor` for ``config`` on ``device`` (models load on first use only;
+    ``models_key`` tells apart local model folders whose files changed)."""
+    key = (config.fingerprint(), models_key, str(device))
     if key not in _EXTRACTORS:
         _EXTRACTORS[key] = SampleExtractor(config, device)
     return _EXTRACTORS[key]

@@ -457,6 +457,17 @@ def test_a_failed_push_after_training_keeps_the_results(dataset_dir, tmp_path, m
     assert (tmp_path / "out" / f"seed-{results['seeds'][0]}" / "model.safetensors").is_file()
 
 
+def test_predict_names_a_missing_model_folder_at_once(tmp_path):
+    from trainer.predict import main as predict_main
+
+    (tmp_path / "a.txt").write_text("fine")
+    started = time.perf_counter()
+    with pytest.raises(SystemExit) as stopped:
+        predict_main(["--model", "./no/such/model", "--videos", str(tmp_path / "a.mp4")])
+    assert str(stopped.value) == "--model './no/such/model': no such folder (a local path; Hub ids are 'user/name')"
+    assert time.perf_counter() - started < 5
+
+
 # ---------------------------------------------------------------- the Hub
 
 

@@ -71,10 +71,9 @@ def check_local_path(flag: str, value: str | None) -> None:
 
 def preflight_checks(data_args: DataArguments, model_args: ModelArguments,
                      training_args: MSMixTrainingArguments) -> None:
-    """What can be checked before any data is loaded: names, local paths, and Hub access for ``--push_to_hub``."""
+    """What can be checked before any data is loaded: names, the model path, and Hub access for ``--push_to_hub``."""
     check_model_arguments(model_args)
     resume_checkpoint(training_args)
-    check_local_path("--dataset", data_args.dataset)
     check_local_path("--model_name_or_path", model_args.model_name_or_path)
     if training_args.push_to_hub:
         from hub_cards.push import HubAccessError, check_hub_access
@@ -109,6 +108,7 @@ def check_labels(data: TrainingData) -> None:
 
 def load_training_data(data_args: DataArguments) -> TrainingData:
     """Load, validate and trim the dataset; every problem names the flag that caused it."""
+    check_local_path("--dataset", data_args.dataset)
     for flag in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
         value = getattr(data_args, flag)
         if value is not None and value < 1:
