@@ -313,6 +313,7 @@ def test_sample_level_errors_and_warnings(media, config, tmp_path):
         "z", str(media["talking"]), "i really love this movie"
     )
     assert [i.code for i in truncated.issues] == ["text_truncated"] and truncated.columns["text_length"] == 4
+    assert truncated.issues[0].message == "transcript cut to 4 tokens: 3 of its 7 dropped"
 
 
 def test_audio_is_resampled_to_the_model_rate(media):
