@@ -53,8 +53,9 @@ from modeling_msmix.sample_extractor import (
 )
 
 from .error_report import ERROR, ExtractionReport, Issue
-from .extraction_cache import SampleCache, sample_key
+from .extraction_cache import SampleCache, content_key, folder_digest, sample_key
 from .manifest import ManifestEntry, load_entries
+from .saving import check_writable, save_dataset
 from .schema import (
     LABEL_RANGES,
     MODALITIES,
@@ -125,9 +126,9 @@ def default_cache_dir(output: str | Path) -> Path:
 
 def _model_revision(name_or_path: str, revision: str | None) -> str:
     """The commit ``revision`` of the Hub model ``name_or_path`` points to (from the cache when offline),
-    ``local:<folder>`` for a local folder, ``unknown`` when neither can be told."""
-    if Path(name_or_path).exists():
-        return f"local:{Path(name_or_path).resolve()}"
+    ``local-sha256:<digest of its files>`` for a local folder, ``unknown`` when neither can be told."""
+    if Path(name_or_path).is_dir():
+        return f"local-sha256:{folder_digest(name_or_path)}"
     return getattr(resolve_revision(name_or_path, revision), "resolved", None) or "unknown"
 
 
@@ -152,7 +153,7 @@ def describe_models(
         dims[modality] = int(model_configs[modality].hidden_size)
         resolved = _model_revision(name, revision)
         names[modality] = f"{name}@{resolved}"
-        if not resolved.startswith("local:") and resolved != "unknown":
+        if not resolved.startswith("local-") and resolved != "unknown":
             pinned[revision_key] = resolved
     feature_extractor = AutoFeatureExtractor.from_pretrained(config.audio_model, revision=config.audio_revision)
     audio_geometry(feature_extractor, model_configs["audio"], config.audio_frame_rate)
@@ -181,17 +182,17 @@ def _extract_batch(
     config: dict[str, Any],
     device: str,
     cache_dir: str,
+    settings_key: str,
     dims: dict[str, int],
     threads: int | None,
 ) -> dict[str, list]:
     """``datasets.map`` function: cached outcome or fresh extraction per sample, as columns."""
     processor = MSMixProcessor(extraction=config)
-    extraction = processor.extraction_config
     cache = SampleCache(cache_dir)
     rows = []
     for index in range(len(batch["id"])):
         entry = ManifestEntry(**{name: batch[name][index] for name in _ENTRY_FEATURES})
-        key = sample_key(entry, extraction.fingerprint())
+        key = sample_key(entry, settings_key)
         outcome = cache.load(key)
         cached = outcome is not None
         if outcome is None:
@@ -199,7 +200,12 @@ def _extract_batch(
                 torch.set_num_threads(threads)
             try:
                 outcome = processor.extract_clip(
-                    entry.video, entry.text, entry.audio, sample_id=entry.id, device=resolve_device(device, rank)
+                    entry.video,
+                    entry.text,
+                    entry.audio,
+                    sample_id=entry.id,
+                    device=resolve_device(device, rank),
+                    models_key=settings_key,
                 )
             except Exception as error:  # recorded per sample, not cached: the next run retries it
                 outcome = SampleOutcome(
@@ -298,6 +304,7 @@ def build_dataset(
             "config": pinned.to_dict(),
             "device": device,
             "cache_dir": str(cache_dir),
+            "settings_key": content_key({"settings": pinned.to_dict(), "models": extractor_names}),
             "dims": dims,
             "threads": threads,
         },
@@ -335,6 +342,10 @@ def run_extraction(args: RunArguments, config: ExtractionConfig) -> DatasetDict:
     Raises:
         ExtractionFailed: ``args.strict`` and some sample has a record, or no sample could be extracted.
     """
+    report_path = Path(args.report) if args.report else Path(args.output) / REPORT_NAME
+    check_writable(args.output, "--output")
+    if args.report:
+        check_writable(report_path, "--report", is_file=True)
     entries = load_entries(args.manifest)
     cache_dir = args.cache_dir or default_cache_dir(args.output)
     dataset, report = build_dataset(
@@ -346,19 +357,18 @@ def run_extraction(args: RunArguments, config: ExtractionConfig) -> DatasetDict:
         batch_size=args.batch_size,
         source=str(Path(args.manifest).resolve()),
     )
-    report_path = Path(args.report) if args.report else Path(args.output) / REPORT_NAME
     print(report.summary())
-    if args.strict and report.issues:
+    try:
+        if args.strict and report.issues:
+            raise ExtractionFailed(f"--strict: {len(report.issues)} sample record(s); see {report_path}")
+        if not dataset:
+            raise ExtractionFailed(f"no sample could be extracted; see {report_path}")
+        missing = [split for split in SPLITS if split not in dataset]
+        if missing:
+            print(f"note: split(s) {missing} are empty; trainer/run.py needs train, validation and test")
+        save_dataset(dataset, args.output)
+    finally:
         report.save(report_path)
-        raise ExtractionFailed(f"--strict: {len(report.issues)} sample record(s); see {report_path}")
-    if not dataset:
-        report.save(report_path)
-        raise ExtractionFailed(f"no sample could be extracted; see {report_path}")
-    missing = [split for split in SPLITS if split not in dataset]
-    if missing:
-        print(f"note: split(s) {missing} are empty; trainer/run.py needs train, validation and test")
-    dataset.save_to_disk(args.output)
-    report.save(report_path)
     print(f"saved {args.output}; report {report_path}")
     return dataset
 

@@ -1,9 +1,12 @@
 """Per-sample result files that make extraction resumable.
 
 Each finished sample is written to ``<cache_dir>/<key>.npz`` (to a temporary name, then
-renamed, so an interrupted write never leaves a half file). The key hashes the extraction
-settings, the sample's id, transcript and file paths with their sizes and modification
-times: changing a setting or replacing a file gives a new key, anything else is a cache hit.
+renamed, so an interrupted write never leaves a half file). Keys are content addresses
+(:func:`content_key`): a sample's key hashes the extraction settings (every setting, and each
+model's Hub commit or, for a local folder, the digest of its files: :func:`folder_digest`),
+the sample's id, transcript and the *bytes* of its media files. Changing a setting, a model's
+weights or a file's content gives a new key; renaming, copying or touching a file does not.
+The importers key their Arrow caches the same way (:func:`file_digest` of every file they read).
 Results of input errors (a corrupt video) are cached too; unexpected failures are not.
 """
 
@@ -15,6 +18,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,28 +29,39 @@ from .manifest import ManifestEntry
 from .schema import MODALITIES, feature_column, length_column
 
 
-def _file_state(path: str | None) -> list[int] | None:
+_CHUNK = 1 << 20
+
+
+def content_key(payload: Any) -> str:
+    """The SHA-256 of ``payload`` as canonical JSON: the one cache key of every cache here."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def file_digest(path: str | os.PathLike | None) -> str | None:
+    """SHA-256 of a file's bytes; ``None`` when there is no path or no readable file."""
     if path is None:
         return None
+    digest = hashlib.sha256()
     try:
-        state = os.stat(path)
+        with open(path, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
     except OSError:
         return None
-    return [state.st_size, state.st_mtime_ns]
+    return digest.hexdigest()
 
 
-def sample_key(entry: ManifestEntry, config_fingerprint: str) -> str:
-    """The cache key of ``entry`` under the settings with ``config_fingerprint``."""
-    payload = [
-        config_fingerprint,
-        entry.id,
-        entry.text,
-        entry.video,
-        _file_state(entry.video),
-        entry.audio,
-        _file_state(entry.audio),
-    ]
-    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()
+def folder_digest(folder: str | os.PathLike) -> str:
+    """A digest of every file under ``folder`` (relative names and bytes): a local model's identity."""
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.relative_to(folder).parts[0].startswith("."))
+    return content_key([[p.relative_to(folder).as_posix(), file_digest(p)] for p in files])
+
+
+def sample_key(entry: ManifestEntry, settings_key: str) -> str:
+    """The cache key of ``entry`` under the extraction settings with ``settings_key`` (see the module docstring)."""
+    media = [file_digest(path) or f"unreadable:{path}" for path in (entry.video, entry.audio)]
+    return content_key([settings_key, entry.id, entry.text, *media])
 
 
 class SampleCache:

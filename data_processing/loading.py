@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from datasets import DatasetDict, load_dataset, load_from_disk
@@ -27,8 +28,17 @@ def load_msa_dataset(name_or_path: str = DEFAULT_DATASET, config_name: str | Non
     if name_or_path == DEFAULT_DATASET:
         dataset = generate_default_dataset(SyntheticConfig())
     elif (Path(name_or_path) / "dataset_dict.json").is_file():
+        _check_saved_splits(Path(name_or_path))
         dataset = load_from_disk(name_or_path)
     else:
         dataset = load_dataset(name_or_path, config_name)
     validate_dataset(dataset)
     return dataset
+
+
+def _check_saved_splits(folder: Path) -> None:
+    """Name an empty split of a ``save_to_disk`` folder (``load_from_disk`` fails on it with an IndexError)."""
+    for split in json.loads((folder / "dataset_dict.json").read_text())["splits"]:
+        state = folder / split / "state.json"
+        if state.is_file() and not json.loads(state.read_text()).get("_data_files"):
+            raise ValueError(f"split {split!r} is empty ({folder / split} holds no data files)")

@@ -25,9 +25,11 @@ moves existing ones between splits.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import hashlib
+import io
 import json
 import math
 from collections import Counter
@@ -65,6 +67,37 @@ class ManifestEntry:
     audio: str | None = None
     label: float | None = None
     split: str | None = None
+
+
+def read_text_file(path: str | Path) -> str:
+    """The text of a manifest, label or transcript file, whatever editor saved it.
+
+    UTF-8 with or without a BOM (Excel writes one), or UTF-16 with its BOM. Anything else
+    (other encodings, UTF-16 without a BOM) is a :class:`ManifestError` naming the file and line.
+    """
+    raw = Path(path).read_bytes()
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise ManifestError(f"{path}: not valid UTF-16 text ({error.reason} at byte {error.start})") from None
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise ManifestError(f"{path}:{line}: NUL bytes in the text (UTF-16 without a BOM?); save it as UTF-8")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise ManifestError(
+            f"{path}:{line}: not UTF-8 text (byte {raw[error.start:error.start + 1]!r} at offset {error.start}); "
+            "save it as UTF-8 (or UTF-16 with a BOM)"
+        ) from None
+
+
+def read_csv_rows(path: str | Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and rows of a CSV file read with :func:`read_text_file`."""
+    reader = csv.DictReader(io.StringIO(read_text_file(path), newline=""))
+    return list(reader.fieldnames or []), list(reader)
 
 
 def normalize_split(name: str, where: str) -> str:
@@ -118,11 +151,10 @@ def read_manifest(path: str | Path) -> list[ManifestEntry]:
         raise ManifestError(f"manifest {path} does not exist")
     base = path.parent
     if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
+        _, rows = read_csv_rows(path)
     elif path.suffix.lower() in (".jsonl", ".json"):
         rows = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        for number, line in enumerate(read_text_file(path).splitlines(), start=1):
             if line.strip():
                 try:
                     rows.append(json.loads(line))
@@ -151,9 +183,8 @@ def scan_folder(root: str | Path) -> list[ManifestEntry]:
     labels: dict[str, float | None] = {}
     labels_file = root / LABELS_FILE
     if labels_file.is_file():
-        with labels_file.open(newline="", encoding="utf-8") as handle:
-            for number, row in enumerate(csv.DictReader(handle), start=2):
-                labels[str(row["id"]).strip()] = _parse_label(row.get("label"), f"{labels_file}:{number}")
+        for number, row in enumerate(read_csv_rows(labels_file)[1], start=2):
+            labels[str(row["id"]).strip()] = _parse_label(row.get("label"), f"{labels_file}:{number}")
     places: list[tuple[Path, str | None]] = [(root, None)]
     places += [
         (child, normalize_split(child.name, str(child)))
@@ -168,7 +199,7 @@ def scan_folder(root: str | Path) -> list[ManifestEntry]:
                 ManifestEntry(
                     id=video.stem,
                     video=str(video),
-                    text=transcript.read_text(encoding="utf-8").strip() if transcript.is_file() else "",
+                    text=read_text_file(transcript).strip() if transcript.is_file() else "",
                     audio=_find_audio(video),
                     label=labels.get(video.stem),
                     split=split,

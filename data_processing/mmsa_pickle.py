@@ -11,8 +11,10 @@ file, clamped to the padded length (clamps are counted in the metadata notes).
 Non-finite feature values (the public files carry -inf in audio) become 0, as the field's
 loaders do; their count per split and modality is printed and kept in the metadata notes.
 
-Security: unpickling runs code from the file. :func:`import_mmsa_pickle` only ever opens the one
-path its caller names explicitly; nothing in this project unpickles a file on its own.
+Security: the file is read with :class:`RestrictedUnpickler`, which builds only dicts, lists,
+tuples, strings, numbers, numpy arrays and dtypes and refuses every other class (a
+``__reduce__`` payload included) with an :class:`MMSAPickleError` naming it. Lengths below 0,
+splits without samples and ids that occur twice are refused with the split and key named.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import numpy as np
 from datasets import DatasetDict
 from transformers import HfArgumentParser
 
+from .extraction_cache import file_digest
+from .saving import check_writable, save_dataset
 from .schema import LABEL_RANGES, MSAMetadata, attach_metadata, clean_non_finite, msa_features, rows_to_dataset
 
 logger = logging.getLogger(__name__)
@@ -53,6 +57,26 @@ STANDARD_DIMS: dict[str, dict[str, int]] = {
 
 class MMSAPickleError(ValueError):
     """The pickle does not follow the MMSA layout; the message says where and how."""
+
+
+ALLOWED_GLOBALS: frozenset[tuple[str, str]] = frozenset(
+    [("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")]
+    + [(f"numpy.{core}.multiarray", name) for core in ("core", "_core") for name in ("_reconstruct", "scalar")]
+    + [(f"numpy.{core}.numeric", "_frombuffer") for core in ("core", "_core")]
+    + [("builtins", name) for name in ("dict", "list", "tuple", "str", "bytes", "int", "float", "complex", "bool")]
+)
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Unpickles plain containers, strings, numbers and numpy arrays; refuses any other class."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in ALLOWED_GLOBALS:
+            raise MMSAPickleError(
+                f"refusing to unpickle {module}.{name}: an MMSA pickle holds only dicts, lists, strings, "
+                "numbers and numpy arrays"
+            )
+        return super().find_class(module, name)
 
 
 @dataclass
@@ -86,7 +110,12 @@ def _resolve_lengths(split: dict, key: str, padded: int, count: int, where: str)
     lengths = np.asarray(split[key]).reshape(-1).astype(np.int64)
     if lengths.shape[0] != count:
         raise MMSAPickleError(f"{where}[{key!r}] has {lengths.shape[0]} entries for {count} samples")
-    clamped = np.clip(lengths, 0, padded)
+    negative = np.flatnonzero(lengths < 0)
+    if negative.size:
+        raise MMSAPickleError(
+            f"{where}[{key!r}]: {negative.size} length(s) below 0 (e.g. sample {int(negative[0])}: {lengths[negative[0]]})"
+        )
+    clamped = np.minimum(lengths, padded)
     return clamped, int((clamped != lengths).sum())
 
 
@@ -100,6 +129,8 @@ def _validate_split(raw: Any, name: str, dataset_kind: str) -> _Split:
         "vision": _array(raw, "vision", where, 3),
     }
     count = arrays["text"].shape[0]
+    if count == 0:
+        raise MMSAPickleError(f"{where} has no samples")
     per_sample = {
         "label": "regression_labels",
         "id": "id",
@@ -179,8 +210,8 @@ def _rows(validated: _Split, unimodal: bool) -> Iterator[dict[str, Any]]:
 def import_mmsa_pickle(path: str | os.PathLike, dataset_kind: str) -> DatasetDict:
     """Read one MMSA-layout pickle and return it as a schema ``DatasetDict`` (train/validation/test).
 
-    Only the file at ``path`` is unpickled; name it yourself, and only a file you trust
-    (unpickling can run code).
+    The file is read with :class:`RestrictedUnpickler` (no class outside plain containers,
+    numbers, strings and numpy arrays is ever built).
 
     Args:
         path: the ``.pkl`` file (e.g. ``unaligned_50.pkl`` of MOSI, ``unaligned.pkl`` of SIMS).
@@ -192,11 +223,12 @@ def import_mmsa_pickle(path: str | os.PathLike, dataset_kind: str) -> DatasetDic
     """
     if dataset_kind not in STANDARD_DIMS:
         raise ValueError(f"dataset_kind must be one of {sorted(STANDARD_DIMS)}, got {dataset_kind!r}")
-    stat = os.stat(path)
     with open(path, "rb") as handle:
         try:
-            content = pickle.load(handle)
-        except (pickle.UnpicklingError, EOFError, ValueError) as error:
+            content = RestrictedUnpickler(handle).load()
+        except MMSAPickleError as error:
+            raise MMSAPickleError(f"{path}: {error}") from None
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as error:
             raise MMSAPickleError(f"{path}: not a readable pickle ({error}); the file may be truncated") from None
     if not isinstance(content, dict):
         raise MMSAPickleError(f"{path}: expected a dict with keys {list(SPLIT_KEYS)}, got {type(content).__name__}")
@@ -204,6 +236,14 @@ def import_mmsa_pickle(path: str | os.PathLike, dataset_kind: str) -> DatasetDic
     if missing:
         raise MMSAPickleError(f"{path}: missing split key(s) {missing}; it has {sorted(content)}")
     splits = [_validate_split(content[key], name, dataset_kind) for key, name in SPLIT_KEYS.items()]
+    seen: dict[str, str] = {}
+    for split in splits:
+        for sample_id in map(str, split.arrays["id"]):
+            if sample_id in seen:
+                raise MMSAPickleError(
+                    f"{path}: id {sample_id!r} occurs twice (in split {seen[sample_id]!r} and split {split.name!r})"
+                )
+            seen[sample_id] = split.name
 
     dims = {m: splits[0].arrays[m].shape[2] for m in ("text", "audio", "vision")}
     for split in splits[1:]:
@@ -240,7 +280,7 @@ def import_mmsa_pickle(path: str | os.PathLike, dataset_kind: str) -> DatasetDic
         notes=notes,
     )
     features = msa_features(metadata, unimodal_labels=unimodal, token_ids=token_ids)
-    source_key = {"path": os.path.abspath(path), "size": stat.st_size, "mtime": stat.st_mtime_ns, "kind": dataset_kind}
+    source_key = {"content": file_digest(path), "kind": dataset_kind}
     dataset = DatasetDict(
         {
             split.name: rows_to_dataset(_rows, features, split.name, source_key, validated=split, unimodal=unimodal)
@@ -254,7 +294,7 @@ def import_mmsa_pickle(path: str | os.PathLike, dataset_kind: str) -> DatasetDic
 class ImportArguments:
     """``python -m data_processing.mmsa_pickle --path unaligned_50.pkl --dataset_kind mosi --output_dir data/mosi``."""
 
-    path: str = field(metadata={"help": "the MMSA-layout .pkl file to import (it is unpickled: trust it)"})
+    path: str = field(metadata={"help": "the MMSA-layout .pkl file to import (read with a restricted unpickler)"})
     dataset_kind: str = field(metadata={"help": "mosi, mosei or sims"})
     output_dir: str = field(metadata={"help": "where to save_to_disk the DatasetDict"})
 
@@ -262,8 +302,9 @@ class ImportArguments:
 def main(argv: list[str] | None = None) -> None:
     """Import a pickle and save it with ``save_to_disk``."""
     (args,) = HfArgumentParser(ImportArguments).parse_args_into_dataclasses(args=argv)
+    check_writable(args.output_dir, "--output_dir")
     dataset = import_mmsa_pickle(args.path, args.dataset_kind)
-    dataset.save_to_disk(args.output_dir)
+    save_dataset(dataset, args.output_dir)
     print(dataset)
 
 

@@ -13,7 +13,6 @@ its line number; nothing is silently dropped. Non-finite values become 0 and are
 
 from __future__ import annotations
 
-import csv
 import os
 import sys
 from dataclasses import dataclass, field
@@ -24,6 +23,9 @@ import numpy as np
 from datasets import DatasetDict
 from transformers import HfArgumentParser
 
+from .extraction_cache import content_key, file_digest
+from .manifest import ManifestError, read_csv_rows
+from .saving import check_writable, save_dataset
 from .schema import (
     LABEL_RANGES,
     MODALITIES,
@@ -48,10 +50,6 @@ SPLIT_ALIASES: dict[str, str] = {
 REQUIRED_COLUMNS: tuple[str, ...] = ("id", "split", "label", *(feature_column(m) for m in MODALITIES))
 
 
-class ManifestError(ValueError):
-    """The manifest or a file it names is unusable; the message lists every problem found."""
-
-
 def _load_features(path: Path) -> np.ndarray:
     array = np.load(path, allow_pickle=False)
     if array.ndim == 1:
@@ -64,12 +62,13 @@ def _load_features(path: Path) -> np.ndarray:
 
 
 def _read_manifest(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ManifestError(f"{path}: missing column(s) {missing}; it has {reader.fieldnames}")
-        return list(reader)
+    if not path.is_file():
+        raise ManifestError(f"manifest {path} does not exist")
+    columns, rows = read_csv_rows(path)
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise ManifestError(f"{path}: missing column(s) {missing}; it has {columns}")
+    return rows
 
 
 def _rows(samples: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -98,6 +97,7 @@ def import_npy_manifest(manifest: str | os.PathLike, dataset_kind: str = "custom
     dims: dict[str, int] = {}
     non_finite = {m: 0 for m in MODALITIES}
     seen_ids: set[str] = set()
+    digests: list[str | None] = [file_digest(manifest)]
     samples: dict[str, list[dict[str, Any]]] = {name: [] for name in SPLITS}
     for line, entry in enumerate(entries, start=2):
         where = f"{manifest.name}:{line}"
@@ -121,6 +121,7 @@ def import_npy_manifest(manifest: str | os.PathLike, dataset_kind: str = "custom
             column = feature_column(modality)
             path = Path(entry[column])
             path = path if path.is_absolute() else manifest.parent / path
+            digests.append(file_digest(path))
             try:
                 array = _load_features(path)
             except (OSError, ValueError) as error:
@@ -154,13 +155,7 @@ def import_npy_manifest(manifest: str | os.PathLike, dataset_kind: str = "custom
         notes={"non_finite_replaced_by_zero": non_finite},
     )
     features = msa_features(metadata, unimodal_labels=unimodal)
-    stat = manifest.stat()
-    source_key = {
-        "manifest": str(manifest.resolve()),
-        "size": stat.st_size,
-        "mtime": stat.st_mtime_ns,
-        "kind": dataset_kind,
-    }
+    source_key = {"content": content_key(digests), "kind": dataset_kind}
     dataset = DatasetDict(
         {name: rows_to_dataset(_rows, features, name, source_key, samples=rows) for name, rows in samples.items()}
     )
@@ -180,8 +175,9 @@ class ManifestImportArguments:
 def main(argv: list[str] | None = None) -> None:
     """Import a manifest and save it with ``save_to_disk``."""
     (args,) = HfArgumentParser(ManifestImportArguments).parse_args_into_dataclasses(args=argv)
+    check_writable(args.output_dir, "--output_dir")
     dataset = import_npy_manifest(args.manifest, args.dataset_kind)
-    dataset.save_to_disk(args.output_dir)
+    save_dataset(dataset, args.output_dir)
     print(dataset)
 
 

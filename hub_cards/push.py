@@ -13,13 +13,41 @@ from pathlib import Path
 from typing import Any
 
 from datasets import DatasetDict
-from huggingface_hub import CommitInfo, DatasetCard, HfApi
+from huggingface_hub import CommitInfo, DatasetCard, HfApi, constants, get_token
 from transformers import PreTrainedModel, TrainingArguments
 
 from modeling_msmix import TASK, MSMixProcessor, MultimodalSentimentPipeline
 
 from .dataset_card import build_dataset_card
 from .model_card import build_model_card
+
+
+class HubAccessError(RuntimeError):
+    """The Hub cannot be reached or does not accept the token; the message says which."""
+
+
+class DatasetCardNotPushed(RuntimeError):
+    """The Parquet files reached the Hub but the msmix card did not; the message says what is there."""
+
+
+def check_hub_access(token: str | None = None, endpoint: str | None = None) -> str:
+    """The Hub user that ``token`` (or the saved login) pushes as; fails at once offline or without a login.
+
+    Raises:
+        HubAccessError: ``HF_HUB_OFFLINE`` is set, there is no token, or the Hub refuses it or cannot be reached.
+    """
+    if constants.HF_HUB_OFFLINE:
+        raise HubAccessError("HF_HUB_OFFLINE is set, so the Hub cannot be reached")
+    token = token or get_token()
+    if not token:
+        raise HubAccessError("not logged in to the Hugging Face Hub: run `hf auth login` or pass --hub_token")
+    try:
+        return HfApi(endpoint=endpoint, token=token).whoami()["name"]
+    except Exception as error:  # connection, HTTP and offline errors all mean the same here
+        raise HubAccessError(
+            f"the Hub at {endpoint or constants.ENDPOINT} refused the token or cannot be reached "
+            f"({type(error).__name__}: {error})"
+        ) from error
 
 
 def model_processor(model: PreTrainedModel, processor: MSMixProcessor | None = None) -> MSMixProcessor | None:
@@ -162,17 +190,24 @@ def push_dataset(
     Returns:
         The ``CommitInfo`` of the card commit.
     """
-    dataset.push_to_hub(repo_id, private=private, token=token)
+    pushed_data = dataset.push_to_hub(repo_id, private=private, token=token)
     api = HfApi(token=token)
-    repo_id = api.repo_info(repo_id, repo_type="dataset").id
-    pushed = DatasetCard.load(repo_id, repo_type="dataset", token=token)
-    card = build_dataset_card(
-        dataset, repo_id=repo_id, license=license, pretty_name=pretty_name, hub_yaml=pushed.data.to_dict()
-    )
-    return api.upload_file(
-        path_or_fileobj=str(card).encode(),
-        path_in_repo="README.md",
-        repo_id=repo_id,
-        repo_type="dataset",
-        commit_message="Add the msmix dataset card",
-    )
+    try:
+        repo_id = api.repo_info(repo_id, repo_type="dataset").id
+        pushed = DatasetCard.load(repo_id, repo_type="dataset", token=token)
+        card = build_dataset_card(
+            dataset, repo_id=repo_id, license=license, pretty_name=pretty_name, hub_yaml=pushed.data.to_dict()
+        )
+        return api.upload_file(
+            path_or_fileobj=str(card).encode(),
+            path_in_repo="README.md",
+            repo_id=repo_id,
+            repo_type="dataset",
+            commit_message="Add the msmix dataset card",
+        )
+    except Exception as error:
+        raise DatasetCardNotPushed(
+            f"dataset {repo_id}: the Parquet files are on the Hub (commit {getattr(pushed_data, 'oid', 'unknown')}) but the msmix card "
+            f"is not ({type(error).__name__}: {error}); load_dataset({repo_id!r}) lacks the msmix metadata "
+            "until push_dataset is run again (it replaces both)"
+        ) from error

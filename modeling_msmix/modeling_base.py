@@ -13,10 +13,13 @@ fuses the originals and the mixed rows in one pass, and adds the task, mixed, SA
 losses. Evaluation never mixes.
 """
 
+import json
+import os
 from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from torch import nn
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
@@ -77,6 +80,40 @@ class MSAPreTrainedModel(PreTrainedModel):
     def __init__(self, config: MSAConfig):
         super().__init__(config)
         self._augmentation_ready = False
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """transformers' ``from_pretrained``, refusing (with the file named) a local ``config.json`` of
+        another backbone, an unreadable (truncated, empty) weights file and weights that are not finite."""
+        source = str(pretrained_model_name_or_path)
+        config_file = os.path.join(source, "config.json")
+        expected = cls.config_class.model_type
+        if expected and kwargs.get("config") is None and os.path.isfile(config_file):
+            with open(config_file, encoding="utf-8") as handle:
+                saved = json.load(handle).get("model_type")
+            if saved != expected:
+                raise ValueError(f"{config_file} describes a {saved!r} model; {cls.__name__} loads {expected!r} models")
+        try:
+            loaded = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        except SafetensorError as error:
+            raise OSError(f"{source}: the weights file (model.safetensors) is unreadable, truncated or empty: {error}") from None
+        model = loaded[0] if isinstance(loaded, tuple) else loaded
+        model.check_finite_weights(f"{source} (model.safetensors)")
+        return loaded
+
+    def check_finite_weights(self, source: str) -> None:
+        """Raise ``ValueError`` naming ``source`` and the first tensor when any weight is NaN or infinite."""
+        for name, tensor in self.state_dict().items():
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                bad = int((~torch.isfinite(tensor)).sum())
+                raise ValueError(f"{source}: {bad} non-finite value(s) in {name!r}; the weights are corrupted")
+
+    def load_state_dict(self, state_dict, *args, **kwargs):
+        """``nn.Module.load_state_dict`` (used for Trainer checkpoints), refusing non-finite weights."""
+        for name, tensor in state_dict.items():
+            if torch.is_tensor(tensor) and tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                raise ValueError(f"checkpoint weights: non-finite value(s) in {name!r}; the weights are corrupted")
+        return super().load_state_dict(state_dict, *args, **kwargs)
 
     def setup_augmentation(self, state_dims: tuple[int, int, int]) -> None:
         """Build the configured mixing module for states whose last dims are ``state_dims``."""

@@ -122,12 +122,14 @@ class MSMixProcessor(ProcessorMixin):
         sample_id: str = "sample",
         return_details: bool = False,
         device: str | torch.device | None = None,
+        models_key: str = "",
     ) -> SampleOutcome:
         """The schema columns, issues and statistics of one clip; problems are issues, never raised.
 
-        A ``None`` transcript is an empty one (the text modality is missing, with a warning).
+        A ``None`` transcript is an empty one (the text modality is missing, with a warning);
+        ``models_key`` tells apart local model folders whose files changed since they were loaded.
         """
-        extractor = load_sample_extractor(self.extraction_config, _device(device))
+        extractor = load_sample_extractor(self.extraction_config, _device(device), models_key)
         return extractor.extract(sample_id, str(video), transcript or "", audio, keep_details=return_details)
 
     def pad(self, rows: Sequence[Mapping[str, Any]]) -> BatchFeature:

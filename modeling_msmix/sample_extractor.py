@@ -101,7 +101,8 @@ class SampleExtractor:
         encoded_text = self.text(text)
         if encoded_text.truncated:
             issues.append(
-                Issue(sample_id, WARNING, "text_truncated", f"transcript cut to {self.text.max_length} tokens")
+                Issue(sample_id, WARNING, "text_truncated", f"transcript cut to {self.text.max_length} tokens: "
+                      f"{encoded_text.full_length - self.text.max_length} of its {encoded_text.full_length} dropped")
             )
         audio_features = np.zeros((0, self.audio.dim), np.float32)
         if waveform is not None:
@@ -146,12 +147,13 @@ class SampleExtractor:
         return SampleOutcome(columns, issues, stats, details)
 
 
-_EXTRACTORS: dict[tuple[str, str], SampleExtractor] = {}
+_EXTRACTORS: dict[tuple[str, str, str], SampleExtractor] = {}
 
 
-def load_sample_extractor(config: ExtractionConfig, device: torch.device) -> SampleExtractor:
-    """The process's :class:`SampleExtractor` for ``config`` on ``device`` (models load on first use only)."""
-    key = (config.fingerprint(), str(device))
+def load_sample_extractor(config: ExtractionConfig, device: torch.device, models_key: str = "") -> SampleExtractor:
+    """The process's :class:`SampleExtractor` for ``config`` on ``device`` (models load on first use only;
+    ``models_key`` tells apart local model folders whose files changed)."""
+    key = (config.fingerprint(), models_key, str(device))
     if key not in _EXTRACTORS:
         _EXTRACTORS[key] = SampleExtractor(config, device)
     return _EXTRACTORS[key]

@@ -17,6 +17,7 @@ class TextFeatures:
     input_ids: list[int]
     attention_mask: list[int]
     truncated: bool
+    full_length: int = 0
 
 
 class TextEncoder:
@@ -37,7 +38,7 @@ class TextEncoder:
     @torch.inference_mode()
     def __call__(self, text: str) -> TextFeatures:
         """Encode one transcript; an empty one gives ``[0, D]`` features (the modality is missing)."""
-        full = self.tokenizer(text, truncation=False)["input_ids"]
+        full = self.tokenizer(text, truncation=False, verbose=False)["input_ids"]
         encoded = self.tokenizer(text, truncation=True, max_length=self.max_length, return_tensors="pt")
         input_ids = encoded["input_ids"][0].tolist()
         attention_mask = encoded["attention_mask"][0].tolist()
@@ -45,4 +46,4 @@ class TextEncoder:
             return TextFeatures(np.zeros((0, self.dim), np.float32), input_ids, attention_mask, truncated=False)
         hidden = self.model(**{k: v.to(self.device) for k, v in encoded.items()}).last_hidden_state[0]
         features = hidden[encoded["attention_mask"][0].bool().to(self.device)].float().cpu().numpy()
-        return TextFeatures(features, input_ids, attention_mask, truncated=len(full) > len(input_ids))
+        return TextFeatures(features, input_ids, attention_mask, len(full) > len(input_ids), len(full))

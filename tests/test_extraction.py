@@ -14,6 +14,7 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 from data_processing.extract import build_dataset, main
+from data_processing.extraction_cache import folder_digest
 from data_processing.loading import load_msa_dataset
 from data_processing.manifest import ManifestEntry, ManifestError, assign_splits, load_entries, read_manifest
 from data_processing.schema import read_metadata, validate_dataset
@@ -154,7 +155,7 @@ def test_six_clips_end_to_end_then_resume_without_model_work(media, tiny_models,
         "audio": fixtures.AUDIO_DIM,
         "vision": fixtures.VISION_DIM,
     }
-    assert metadata.extractors["text"] == f"{tiny_models['text']}@local:{Path(tiny_models['text']).resolve()}"
+    assert metadata.extractors["text"] == f"{tiny_models['text']}@local-sha256:{folder_digest(tiny_models['text'])}"
     assert (
         ExtractionConfig.from_dict(metadata.extraction).fingerprint()
         == ExtractionConfig(
@@ -311,6 +312,7 @@ def test_sample_level_errors_and_warnings(media, config, tmp_path):
         "z", str(media["talking"]), "i really love this movie"
     )
     assert [i.code for i in truncated.issues] == ["text_truncated"] and truncated.columns["text_length"] == 4
+    assert truncated.issues[0].message == "transcript cut to 4 tokens: 3 of its 7 dropped"
 
 
 def test_audio_is_resampled_to_the_model_rate(media):
@@ -441,3 +443,44 @@ def test_extraction_config_round_trip_and_validation(config):
         ExtractionConfig(face_fallback="blur")
     with pytest.raises(ValueError, match="vision_fps"):
         ExtractionConfig(vision_fps=0)
+
+
+def _copy_models(tiny_models: dict[str, str], folder: Path) -> dict[str, str]:
+    import shutil
+
+    return {modality: shutil.copytree(path, folder / Path(path).name) for modality, path in tiny_models.items()}
+
+
+def _three_entries(media) -> list[ManifestEntry]:
+    return [ManifestEntry(id=f"clip{i}", video=str(media["talking"]), text="good music", label=0.5, split=split)
+            for i, split in enumerate(["train", "validation", "test"])]
+
+
+def test_case6_changed_weights_in_a_local_model_folder_invalidate_the_cache(media, tiny_models, tmp_path):
+    models = _copy_models(tiny_models, tmp_path / "models")
+    config = ExtractionConfig(text_model=str(models["text"]), audio_model=str(models["audio"]),
+                              vision_model=str(models["vision"]), vision_fps=VISION_FPS)
+    first, _ = build_dataset(_three_entries(media), config, cache_dir=tmp_path / "cache", device="cpu")
+    model = AutoModel.from_pretrained(models["text"])
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.5)
+    model.save_pretrained(models["text"])
+    second, report = build_dataset(_three_entries(media), config, cache_dir=tmp_path / "cache", device="cpu")
+    assert report.from_cache == 0
+    assert not np.allclose(first["train"].with_format("numpy")[0]["text_features"],
+                           second["train"].with_format("numpy")[0]["text_features"])
+    np.testing.assert_array_equal(first["train"].with_format("numpy")[0]["audio_features"],
+                                  second["train"].with_format("numpy")[0]["audio_features"])
+    assert read_metadata(first).extractors["text"] != read_metadata(second).extractors["text"]
+
+
+def test_guard_the_cache_key_covers_text_model(media, config, tmp_path):
+    other_text = fixtures.minilm_path()
+    first, _ = build_dataset(_three_entries(media), config, cache_dir=tmp_path / "cache", device="cpu")
+    changed = ExtractionConfig.from_dict({**config.to_dict(), "text_model": other_text})
+    second, report = build_dataset(_three_entries(media), changed, cache_dir=tmp_path / "cache", device="cpu")
+    assert report.from_cache == 0
+    assert first["train"].features["text_features"].shape[1] == fixtures.TEXT_DIM
+    assert second["train"].features["text_features"].shape[1] == 384
+    assert second["train"].with_format("numpy")[0]["text_features"].shape[1] == 384

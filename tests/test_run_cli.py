@@ -146,6 +146,7 @@ def test_push_to_hub_hands_the_best_seed_to_the_hub_code(dataset_dir, tmp_path, 
     import hub_cards.push
 
     calls = []
+    monkeypatch.setattr(hub_cards.push, "check_hub_access", lambda token=None: "someone")
     monkeypatch.setattr(hub_cards.push, "push_trained_model",
                         lambda model, repo_id, **kwargs: calls.append((model, repo_id, kwargs)) or _Commit())
     results = main(["--dataset", str(dataset_dir), "--output_dir", str(tmp_path / "out"), *FAST,

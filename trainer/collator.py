@@ -6,12 +6,14 @@ maximum with ``pad_to_max_length``) and given a boolean mask (True = real step).
 modality is missing (length 0) gets one zero step marked True, so every mask row has at least
 one True. The collator adds ``labels`` and the batch's ``mix_seed``.
 
-``mix_seed`` is a digest of the collator's ``seed``, the current ``epoch`` and the batch's
-sample ids (labels and lengths when there are no ids). It depends on nothing else: the same
-samples in the same epoch always get the same seed, in any process and whatever the number of
-processes, and a resumed run draws the same mixing as an uninterrupted one. ``MSMixTrainer``
-keeps ``epoch`` up to date. It is a plain Python int, so it stays on the host when the batch moves
-to a GPU and seeding the mixing generator costs no device synchronisation.
+``mix_seed`` is a digest of the collator's ``seed``, its ``epoch`` and the batch's sample ids
+(labels and lengths when there are no ids). It depends on nothing else: the same samples always
+get the same seed, in any process and whatever the number of processes. ``MSMixTrainer`` does not
+touch the collator (DataLoader workers hold copies of it); its main process combines each batch's
+seed with the training epoch (:func:`epoch_mix_seed`), so mixing changes every epoch whatever the
+DataLoader settings, and a resumed run draws the same mixing as an uninterrupted one. The seed is
+a plain Python int, so it stays on the host when the batch moves to a GPU and seeding the mixing
+generator costs no device synchronisation.
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ import torch
 
 from data_processing.schema import MODALITIES, feature_column
 from modeling_msmix.batching import pad_rows
+
+
+def epoch_mix_seed(batch_seed: int, epoch: int) -> int:
+    """The mixing seed of a batch whose collator gave ``batch_seed``, in training epoch ``epoch``; in [0, 2**63)."""
+    digest = hashlib.blake2b(f"{int(batch_seed)}:{int(epoch)}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "little") >> 1
 
 
 @dataclass

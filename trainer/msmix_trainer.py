@@ -10,7 +10,9 @@ The model computes its loss (task + mixed + SAL + auxiliary, weights from its co
 - evaluation and prediction call the model in eval mode without ``mix_seed`` (it never mixes)
   and return its predictions [N, 1]; ``compute_metrics`` defaults to the MSA metrics of the
   model's ``dataset_kind``.
-- the collator's ``epoch`` follows the training epoch, so mixing seeds change every epoch.
+- each training batch's ``mix_seed`` is combined with the training epoch in the main process
+  (:func:`~trainer.collator.epoch_mix_seed`), so mixing changes every epoch whatever the
+  DataLoader's workers, persistence or prefetching (workers hold copies of the collator).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch
 from accelerate.utils import gather_object
 from transformers import EvalPrediction, Trainer, TrainerCallback
 
-from .collator import MSMixDataCollator
+from .collator import MSMixDataCollator, epoch_mix_seed
 from .metrics import compute_msa_metrics
 
 LOSS_PART_PREFIX = "loss_"
@@ -33,14 +35,14 @@ def msa_metrics_from_predictions(eval_prediction: EvalPrediction, dataset_kind: 
     return compute_msa_metrics(eval_prediction.predictions, eval_prediction.label_ids, dataset_kind)
 
 
-class CollatorEpochCallback(TrainerCallback):
-    """Keeps ``MSMixDataCollator.epoch`` equal to the training epoch (also after resuming)."""
+class MixEpochCallback(TrainerCallback):
+    """Keeps ``MSMixTrainer.mix_epoch`` equal to the training epoch (also after resuming)."""
 
-    def __init__(self, collator: MSMixDataCollator) -> None:
-        self.collator = collator
+    def __init__(self, trainer: "MSMixTrainer") -> None:
+        self.trainer = trainer
 
     def on_epoch_begin(self, args, state, control, **kwargs):
-        self.collator.epoch = int(state.epoch or 0)
+        self.trainer.mix_epoch = int(state.epoch or 0)
 
 
 class MSMixTrainer(Trainer):
@@ -63,10 +65,16 @@ class MSMixTrainer(Trainer):
         self.dataset_kind = dataset_kind or model.config.dataset_kind
         kwargs.setdefault("compute_metrics", partial(msa_metrics_from_predictions, dataset_kind=self.dataset_kind))
         super().__init__(model=model, args=args, data_collator=data_collator, **kwargs)
-        if isinstance(self.data_collator, MSMixDataCollator):
-            self.add_callback(CollatorEpochCallback(self.data_collator))
+        self.mix_epoch = 0
+        self.add_callback(MixEpochCallback(self))
         self._loss_part_sums: dict[str, torch.Tensor] = {}
         self._loss_part_steps = 0
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        """One step, with the batch's ``mix_seed`` combined with the current epoch."""
+        if inputs.get("mix_seed") is not None:
+            inputs = {**inputs, "mix_seed": epoch_mix_seed(inputs["mix_seed"], self.mix_epoch)}
+        return super().training_step(model, inputs, num_items_in_batch)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """The model's own loss; training steps also accumulate its ``loss_parts`` for logging."""

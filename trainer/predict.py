@@ -77,8 +77,15 @@ def find_transcripts(videos: list[str], transcripts: list[str] | None) -> list[s
     return found
 
 
+def check_model_folder(model: str) -> None:
+    """Stop at once, naming ``--model``, on a local folder that does not exist (instead of Hub retries)."""
+    if model.startswith((".", "/", "~")) and not Path(model).expanduser().exists():
+        raise SystemExit(f"--model {model!r}: no such folder (a local path; Hub ids are 'user/name')")
+
+
 def main(argv: list[str] | None = None) -> int:
     (args,) = HfArgumentParser(PredictArguments).parse_args_into_dataclasses(args=argv)
+    check_model_folder(args.model)
     texts = find_transcripts(args.videos, args.transcripts)
     missing = [video for video, text in zip(args.videos, texts) if text is None]
     if missing and args.asr_model is None:

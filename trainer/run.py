@@ -44,9 +44,8 @@ from trainer.training_run import (
     RunArgumentError,
     build_config,
     build_processor,
-    check_model_arguments,
     load_training_data,
-    resume_checkpoint,
+    preflight_checks,
     train_one_seed,
 )
 from trainer.report import markdown_table, metric_names, summarize_seeds, train_mean_baseline, write_results
@@ -104,8 +103,7 @@ def check_publishable(data_args: DataArguments, training_args: MSMixTrainingArgu
 
 def run(data_args: DataArguments, model_args: ModelArguments, training_args: MSMixTrainingArguments) -> dict[str, Any]:
     """Check the arguments, train one model per seed, write and return the results."""
-    check_model_arguments(model_args)
-    resume_checkpoint(training_args)
+    preflight_checks(data_args, model_args, training_args)
     with training_args.main_process_first(desc="loading the dataset"):
         data = load_training_data(data_args)
     config = build_config(model_args, data.metadata)
@@ -143,7 +141,13 @@ def run(data_args: DataArguments, model_args: ModelArguments, training_args: MSM
         write_results(output_dir, results, table)
         print(f"\nmsmix results ({len(runs)} seed(s): {training_args.run_seeds}; written to {output_dir})\n{table}")
         if training_args.push_to_hub:
-            push_best_model(results, training_args, model_args, data_args.dataset)
+            try:
+                push_best_model(results, training_args, model_args, data_args.dataset)
+            except Exception as error:
+                raise RunArgumentError(
+                    f"--push_to_hub: the push failed ({type(error).__name__}: {error}); "
+                    f"the results and models are kept in {output_dir}"
+                ) from error
     return results
 
 

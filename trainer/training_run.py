@@ -1,7 +1,9 @@
 """The steps of a training run, shared by ``trainer/run.py`` and ``trainer/experiment.py``.
 
-``load_training_data`` and ``build_config`` check every argument against the data before any
-training starts; a bad one raises ``RunArgumentError`` naming the argument. ``train_one_seed``
+``preflight_checks``, ``load_training_data`` and ``build_config`` check every argument against the
+data (and the Hub, for ``--push_to_hub``) before any training starts; a bad one raises
+``RunArgumentError`` naming the argument. Unlabeled data, labels outside the range of
+``--dataset_kind`` and a local path that does not exist are refused there. ``train_one_seed``
 trains, keeps the best checkpoint by the validation metric, and evaluates on validation and test.
 """
 
@@ -18,7 +20,7 @@ from datasets import DatasetDict
 from transformers import EarlyStoppingCallback, set_seed
 
 from data_processing.loading import load_msa_dataset
-from data_processing.schema import DATASET_KINDS, MSAMetadata, read_metadata
+from data_processing.schema import DATASET_KINDS, LABEL_RANGES, MSAMetadata, read_metadata
 from hub_cards.callback import ModelCardCallback
 from modeling_msmix import AUGMENTATIONS, BACKBONES, MSAConfig, MSAPreTrainedModel, MSMixProcessor
 
@@ -55,8 +57,59 @@ def check_model_arguments(model_args: ModelArguments) -> None:
         raise RunArgumentError(f"--augmentation {model_args.augmentation!r} is not one of {list(AUGMENTATIONS)}")
 
 
+def looks_like_local_path(value: str) -> bool:
+    """Whether ``value`` names a local path rather than a Hub id (``user/name``)."""
+    if value.startswith(("/", ".", "~")) or "\\" in value or value.count("/") > 1:
+        return True
+    return "/" in value and Path(value.split("/")[0]).is_dir()
+
+
+def check_local_path(flag: str, value: str | None) -> None:
+    """Refuse at once a local path that does not exist (the Hub would be retried for it instead)."""
+    if value and looks_like_local_path(value) and not Path(value).expanduser().exists():
+        raise RunArgumentError(f"{flag} {value!r}: no such file or folder (a local path; Hub ids are 'user/name')")
+
+
+def preflight_checks(data_args: DataArguments, model_args: ModelArguments,
+                     training_args: MSMixTrainingArguments) -> None:
+    """What can be checked before any data is loaded: names, the model path, and Hub access for ``--push_to_hub``."""
+    check_model_arguments(model_args)
+    resume_checkpoint(training_args)
+    check_local_path("--model_name_or_path", model_args.model_name_or_path)
+    if training_args.push_to_hub:
+        from hub_cards.push import HubAccessError, check_hub_access
+
+        try:
+            check_hub_access(training_args.hub_token)
+        except HubAccessError as error:
+            raise RunArgumentError(f"--push_to_hub: {error} (nothing was trained)") from error
+
+
+def check_labels(data: TrainingData) -> None:
+    """Refuse unlabeled data and labels outside the range of the dataset kind, naming the split."""
+    metadata = data.metadata
+    if metadata.notes.get("unlabeled"):
+        raise RunArgumentError(
+            f"--dataset: this dataset is unlabeled (its metadata says: {metadata.notes.get('label_note', 'unlabeled')}); "
+            "extract it from a manifest with a 'label' column to train on it"
+        )
+    for split in data.dataset:
+        labels = data.labels(split)
+        low, high = float(labels.min()), float(labels.max())
+        if low < metadata.label_min or high > metadata.label_max:
+            raise RunArgumentError(
+                f"--dataset_kind {metadata.dataset_kind!r} expects labels in [{metadata.label_min:g}, "
+                f"{metadata.label_max:g}], but split {split!r} has labels in [{low:g}, {high:g}]"
+            )
+    if np.unique(data.labels("train")).size == 1:
+        raise RunArgumentError(
+            f"--dataset: every label of split 'train' is {data.labels('train')[0]:g}; nothing can be learned from it"
+        )
+
+
 def load_training_data(data_args: DataArguments) -> TrainingData:
     """Load, validate and trim the dataset; every problem names the flag that caused it."""
+    check_local_path("--dataset", data_args.dataset)
     for flag in ("max_train_samples", "max_eval_samples", "max_predict_samples"):
         value = getattr(data_args, flag)
         if value is not None and value < 1:
@@ -68,8 +121,9 @@ def load_training_data(data_args: DataArguments) -> TrainingData:
         metadata = read_metadata(dataset)
     except Exception as error:  # any failure to load names the flag: missing folder, bad schema, unreadable files
         raise RunArgumentError(f"--dataset {data_args.dataset!r}: {type(error).__name__}: {error}") from error
-    if data_args.dataset_kind is not None:
-        metadata = dataclasses.replace(metadata, dataset_kind=data_args.dataset_kind)
+    if data_args.dataset_kind is not None and data_args.dataset_kind != metadata.dataset_kind:
+        low, high = LABEL_RANGES[data_args.dataset_kind]
+        metadata = dataclasses.replace(metadata, dataset_kind=data_args.dataset_kind, label_min=low, label_max=high)
     limits = {"train": data_args.max_train_samples, "validation": data_args.max_eval_samples,
               "test": data_args.max_predict_samples}
     splits = {}
@@ -78,7 +132,9 @@ def load_training_data(data_args: DataArguments) -> TrainingData:
         if limit is not None and limit < rows.num_rows:
             rows = rows.select(range(limit))
         splits[split] = rows.with_format("torch")
-    return TrainingData(DatasetDict(splits), metadata)
+    data = TrainingData(DatasetDict(splits), metadata)
+    check_labels(data)
+    return data
 
 
 def parse_config_overrides(overrides: str | None, config: MSAConfig) -> dict[str, Any]:
@@ -111,6 +167,10 @@ def build_config(model_args: ModelArguments, metadata: MSAMetadata) -> MSAConfig
     data_dims = {f"{modality}_dim": dim for modality, dim in metadata.feature_dims.items()}
     if model_args.model_name_or_path:
         try:
+            saved_type = config_class.get_config_dict(model_args.model_name_or_path)[0].get("model_type")
+            if saved_type != config_class.model_type:
+                raise ValueError(f"its config.json describes a {saved_type!r} model, not --backbone "
+                                 f"{model_args.backbone!r} ({config_class.model_type!r})")
             config = config_class.from_pretrained(model_args.model_name_or_path)
         except (OSError, ValueError) as error:
             raise RunArgumentError(f"--model_name_or_path {model_args.model_name_or_path!r}: {error}") from error
@@ -141,7 +201,10 @@ def build_model(model_args: ModelArguments, config: MSAConfig) -> MSAPreTrainedM
     """A fresh model of the backbone, or the saved one of ``--model_name_or_path`` with ``config``."""
     _, model_class = BACKBONES[model_args.backbone]
     if model_args.model_name_or_path:
-        return model_class.from_pretrained(model_args.model_name_or_path, config=config)
+        try:
+            return model_class.from_pretrained(model_args.model_name_or_path, config=config)
+        except (OSError, ValueError) as error:
+            raise RunArgumentError(f"--model_name_or_path {model_args.model_name_or_path!r}: {error}") from error
     return model_class(config)
 
 
