@@ -10,7 +10,8 @@ What happens (see :func:`build_dataset`):
 
 1. The manifest (or folder, see :mod:`data_processing.manifest`) is read; every sample gets a
    split. Labels: a manifest without any label is *unlabeled* (inference or feature export
-   only): every row gets ``label`` 0.0 and the metadata notes say so. In a labelled manifest
+   only): every row gets ``label`` 0.0 and the metadata notes say so (``trainer/run.py`` refuses
+   to train on it). In a labelled manifest
    a row without a label, or with a label outside the dataset's range, is an error record.
 2. ``datasets.map`` (batched, with a progress bar, ``num_proc`` workers) runs
    :meth:`modeling_msmix.processing_msmix.MSMixProcessor.extract_clip` on each sample (the code

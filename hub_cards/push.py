@@ -189,6 +189,10 @@ def push_dataset(
 
     Returns:
         The ``CommitInfo`` of the card commit.
+
+    Raises:
+        DatasetCardNotPushed: the Parquet commit landed but the card did not; the message names the
+            repo and that commit. Running ``push_dataset`` again replaces both and completes it.
     """
     pushed_data = dataset.push_to_hub(repo_id, private=private, token=token)
     api = HfApi(token=token)

@@ -413,6 +413,15 @@ def test_truncated_or_empty_weights_name_the_file(saved_lmf, dataset_dir, tmp_pa
     assert f"--model_name_or_path '{folder}': {folder}: the weights file (model.safetensors) is unreadable" in message
 
 
+def test_truncated_checkpoint_is_named_before_training(saved_lmf, dataset_dir, tmp_path):
+    checkpoint = tmp_path / "checkpoint-4"
+    checkpoint.mkdir()
+    (checkpoint / "model.safetensors").write_bytes((saved_lmf / "model.safetensors").read_bytes()[:100])
+    message = run_error(["--dataset", str(dataset_dir), "--resume_from_checkpoint", str(checkpoint)], tmp_path)
+    assert f"--resume_from_checkpoint: {checkpoint / 'model.safetensors'} is unreadable, truncated or empty" in message
+    assert not (tmp_path / "out").exists()
+
+
 def test_checkpoint_state_with_inf_is_refused(saved_lmf):
     model = LMFModel.from_pretrained(saved_lmf)
     state = model.state_dict()

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from datasets import DatasetDict
+from safetensors import SafetensorError, safe_open
 from transformers import EarlyStoppingCallback, set_seed
 
 from data_processing.loading import load_msa_dataset
@@ -247,6 +248,13 @@ def resume_checkpoint(training_args: MSMixTrainingArguments) -> str | bool | Non
         raise RunArgumentError("--resume_from_checkpoint with several --seeds must be 'last' (each seed resumes its own)")
     if not Path(value).is_dir():
         raise RunArgumentError(f"--resume_from_checkpoint {value!r} is not a folder")
+    weights = Path(value) / "model.safetensors"
+    if weights.is_file():
+        try:
+            with safe_open(str(weights), framework="pt"):
+                pass
+        except SafetensorError as error:
+            raise RunArgumentError(f"--resume_from_checkpoint: {weights} is unreadable, truncated or empty: {error}") from None
     return value
 
 
