@@ -1,0 +1,80 @@
+"""What the demo page shows, from a pipeline result: numbers, labels, marked face crops, waveform
+envelope, table rows, the clip-length guard and readable errors (no browser here)."""
+
+import numpy as np
+import pytest
+
+from demo import views
+from demo.app import ClipError, DemoApp, DemoArguments, SentimentModels, build_demo, clip_seconds, readable
+
+
+def result(**changes):
+    crops = [np.full((20, 16, 3), 100 + i, np.uint8) for i in range(3)]
+    details = {"face_crops": crops, "face_found": [True, False, True], "frame_times": [0.0, 0.2, 0.4],
+               "waveform": np.sin(np.linspace(0, 20, 4000)).astype(np.float32), "sampling_rate": 8000,
+               "warnings": []}
+    return {"sentiment": 1.23456, "label": "positive", "intensities": {"text": 0.5, "audio": None, "vision": -1.25},
+            "warnings": ["[no_face] no face in 1 of 3 frames"], "details": details, **changes}
+
+
+def test_sentiment_is_shown_signed_to_three_decimals_with_its_label_and_scale():
+    assert views.format_sentiment(1.23456) == "+1.235" and views.format_sentiment(-0.0004) == "-0.000"
+    text = views.sentiment_markdown(result(), (-3.0, 3.0))
+    assert "<span id='sentiment-value'>+1.235</span>" in text and "<span id='sentiment-label'>positive</span>" in text
+    assert "[-3, 3]" in text
+
+
+def test_intensity_bars_have_the_values_and_a_missing_modality_is_written_not_drawn():
+    figure = views.intensity_figure(result()["intensities"], (-1.0, 1.0))
+    axes = figure.axes[0]
+    assert [p.get_height() for p in axes.patches] == [0.5, 0.0, -1.25]
+    assert [t.get_text() for t in axes.texts] == ["+0.50", "missing", "-1.25"]
+    assert axes.get_ylim() == (-1.0, 1.0)
+    assert "without MS-Mix" in views.intensity_figure(None, (-3.0, 3.0)).axes[0].get_title()
+
+
+def test_face_crops_without_a_face_get_a_red_border_and_say_so():
+    items = views.face_gallery(result()["details"])
+    assert [caption for _, caption in items] == ["0.0 s", "0.2 s: no face", "0.4 s"]
+    np.testing.assert_array_equal(items[0][0], result()["details"]["face_crops"][0])
+    marked = items[1][0]
+    assert tuple(marked[0, 0]) == views.NO_FACE_BORDER and tuple(marked[10, 8]) == (101, 101, 101)
+
+
+def test_waveform_envelope_spans_the_signal_and_its_duration():
+    wave = np.zeros(8000, np.float32)
+    wave[4000] = 0.9
+    axes = views.waveform_figure(wave, 8000).axes[0]
+    assert axes.get_xlim() == (0.0, 1.0)
+    vertices = axes.collections[0].get_paths()[0].vertices
+    assert vertices[:, 1].max() == pytest.approx(0.9) and vertices[:, 1].min() == 0.0
+    assert views.waveform_figure(np.zeros(0, np.float32), 8000).axes[0].texts[0].get_text() == "no audio"
+
+
+def test_table_rows_hold_rounded_numbers_or_the_error():
+    assert views.table_row("a.mp4", result()) == ["a.mp4", 1.235, "positive", 0.5, None, -1.25,
+                                                  "[no_face] no face in 1 of 3 frames"]
+    assert views.table_row("b.mp4", None, "b.mp4: cannot open") == ["b.mp4", None, None, None, None, None,
+                                                                    "b.mp4: cannot open"]
+    assert views.warnings_markdown([]) == "No extraction warnings."
+
+
+def test_long_clips_are_refused_before_extraction_and_errors_name_the_file_not_the_upload_folder(tmp_path):
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location("fx", Path(__file__).with_name("extraction_fixtures.py"))
+    fixtures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fixtures)
+    clip = fixtures.write_face_video(tmp_path / "long.avi", 3.0)
+    assert clip_seconds(str(clip)) == pytest.approx(3.0)
+    (tmp_path / "junk.mp4").write_bytes(b"junk" * 50)
+    assert clip_seconds(str(tmp_path / "junk.mp4")) is None
+    with pytest.raises(ClipError, match=r"^long.avi is 3 s long; this demo takes clips of at most 2 s"):
+        DemoApp(SentimentModels(), max_seconds=2.0)._checked(str(clip))
+    assert readable(ValueError(f"{clip}: cannot open"), [str(clip)]) == "long.avi: cannot open"
+
+
+def test_page_builds_with_its_inputs_and_outputs():
+    page = build_demo(DemoArguments(model="some/model"))
+    ids = {block.elem_id for block in page.blocks.values()}
+    assert {"model", "clip", "transcript", "analyse", "clips", "analyse-all", "sentiment", "faces", "table"} <= ids
