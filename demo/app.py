@@ -217,8 +217,8 @@ def build_demo(args: DemoArguments, models: SentimentModels | None = None) -> gr
     return demo
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m demo.app --model <dir|hub id>``: serve the page until interrupted."""
+def parse_args(argv: Sequence[str] | None = None) -> DemoArguments:
+    """``DemoArguments`` from the command line, or from one ``.json`` / ``.yaml`` file."""
     parser = HfArgumentParser(DemoArguments)
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
@@ -226,8 +226,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         (args,) = loader(argv[0])
     else:
         (args,) = parser.parse_args_into_dataclasses(argv)
-    build_demo(args).launch(server_name=args.host, server_port=args.port, show_error=True, ssr_mode=False,
-                            max_file_size="500mb")
+    return args
+
+
+def launch_options(args: DemoArguments) -> dict[str, Any]:
+    """``Blocks.launch`` options: where to serve, errors shown as messages, uploads capped."""
+    return {"server_name": args.host, "server_port": args.port, "show_error": True, "ssr_mode": False,
+            "max_file_size": "500mb"}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m demo.app --model <dir|hub id>``: serve the page until interrupted."""
+    args = parse_args(argv)
+    build_demo(args).launch(**launch_options(args))
 
 
 if __name__ == "__main__":

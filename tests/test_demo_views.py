@@ -78,3 +78,13 @@ def test_page_builds_with_its_inputs_and_outputs():
     page = build_demo(DemoArguments(model="some/model"))
     ids = {block.elem_id for block in page.blocks.values()}
     assert {"model", "clip", "transcript", "analyse", "clips", "analyse-all", "sentiment", "faces", "table"} <= ids
+
+
+def test_command_line_and_yaml_give_the_same_arguments_and_launch_on_localhost(tmp_path):
+    from demo.app import launch_options, parse_args
+
+    args = parse_args(["--model", "runs/tfn/seed-1111", "--port", "7000", "--max_seconds", "30"])
+    assert args == DemoArguments(model="runs/tfn/seed-1111", port=7000, max_seconds=30.0)
+    (tmp_path / "demo.yaml").write_text("model: runs/tfn/seed-1111\nport: 7000\nmax_seconds: 30\n")
+    assert parse_args([str(tmp_path / "demo.yaml")]) == args
+    assert launch_options(args)["server_name"] == "127.0.0.1" and launch_options(args)["server_port"] == 7000
