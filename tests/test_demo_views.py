@@ -88,3 +88,32 @@ def test_command_line_and_yaml_give_the_same_arguments_and_launch_on_localhost(t
     (tmp_path / "demo.yaml").write_text("model: runs/tfn/seed-1111\nport: 7000\nmax_seconds: 30\n")
     assert parse_args([str(tmp_path / "demo.yaml")]) == args
     assert launch_options(args)["server_name"] == "127.0.0.1" and launch_options(args)["server_port"] == 7000
+
+
+class StubModels(SentimentModels):
+    """Stands in for the pipeline (the browser test runs the real one): a result, or the error it raises."""
+
+    def pipeline(self, model):
+        from types import SimpleNamespace
+        return SimpleNamespace(model=SimpleNamespace(config=SimpleNamespace(label_min=-3.0, label_max=3.0)))
+
+    def analyse_clip(self, model, video, transcript, asr_model=None):
+        if "corrupt" in video:
+            raise ValueError(f"{video}: OpenCV cannot open it as a video")
+        return result()
+
+
+def test_several_clips_give_a_row_each_and_one_bad_clip_does_not_stop_the_others(tmp_path):
+    import gradio as gr
+
+    page = DemoApp(StubModels(), max_seconds=60)
+    clips = [str(tmp_path / "upload" / name) for name in ("a.mp4", "corrupt.mp4", "c.mp4")]
+    outputs = page.analyse_many("m", clips, "good\nbad\n", "")
+    rows = outputs[-1].value["data"]
+    assert [row[0] for row in rows] == ["a.mp4", "corrupt.mp4", "c.mp4"]
+    assert rows[0][1] == 1.235 and rows[1][-1] == "corrupt.mp4: OpenCV cannot open it as a video"
+    assert rows[2][1] is None and rows[2][-1].startswith("c.mp4: no transcript")
+    assert outputs[0] == views.sentiment_markdown(result(), (-3.0, 3.0))
+    with pytest.raises(gr.Error, match="corrupt.mp4: OpenCV cannot open it as a video") as error:
+        page.analyse_one("m", clips[1], "hello", "")
+    assert str(tmp_path) not in error.value.message
