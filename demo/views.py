@@ -36,8 +36,8 @@ def sentiment_markdown(result: Mapping[str, Any], label_range: tuple[float, floa
 
 
 def intensity_figure(intensities: Mapping[str, float | None] | None, label_range: tuple[float, float]) -> Figure:
-    """MS-Mix's per-modality sentiment intensities as bars; a missing modality (or a model without
-    MS-Mix, ``intensities`` None) is written on the axis instead of a bar."""
+    """MS-Mix's per-modality sentiment intensities as bars; a missing modality (None) is written on the
+    axis instead of a bar. A model trained without MS-Mix has none (all None, or ``intensities`` None)."""
     figure = Figure(figsize=(4.2, 2.6), layout="constrained")
     axes = figure.add_subplot()
     values = dict(intensities or {})
@@ -51,7 +51,7 @@ def intensity_figure(intensities: Mapping[str, float | None] | None, label_range
     axes.axhline(0.0, color="black", linewidth=0.8)
     axes.set_ylim(*label_range)
     axes.set_ylabel("intensity")
-    axes.set_title("MS-Mix intensity per modality" if intensities is not None else "no intensities (model without MS-Mix)",
+    axes.set_title("MS-Mix intensity per modality" if any(h is not None for h in heights) else "no intensities (model without MS-Mix)",
                    fontsize=10)
     return figure
 

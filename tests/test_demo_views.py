@@ -31,6 +31,7 @@ def test_intensity_bars_have_the_values_and_a_missing_modality_is_written_not_dr
     assert [t.get_text() for t in axes.texts] == ["+0.50", "missing", "-1.25"]
     assert axes.get_ylim() == (-1.0, 1.0)
     assert "without MS-Mix" in views.intensity_figure(None, (-3.0, 3.0)).axes[0].get_title()
+    assert "without MS-Mix" in views.intensity_figure(dict.fromkeys(views.MODALITIES), (-3.0, 3.0)).axes[0].get_title()
 
 
 def test_face_crops_without_a_face_get_a_red_border_and_say_so():
