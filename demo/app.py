@@ -208,7 +208,7 @@ def build_demo(args: DemoArguments, models: SentimentModels | None = None) -> gr
                     intensities = gr.Plot(label="MS-Mix intensity per modality", show_label=False, format="png")
                     warnings = gr.Markdown(elem_id="warnings")
                 faces = gr.Gallery(label="Face crops the vision encoder saw (red border: no face found)",
-                                   columns=10, height="auto", allow_preview=True, elem_id="faces")
+                                   columns=8, height=170, allow_preview=True, elem_id="faces")
                 waveform = gr.Plot(label="Audio waveform", show_label=False, format="png")
                 table = gr.Dataframe(headers=views.TABLE_HEADERS, visible=False, label="Clips", elem_id="table")
         outputs = [sentiment, intensities, faces, waveform, warnings, table]
