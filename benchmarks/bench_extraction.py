@@ -31,8 +31,8 @@ def _fixtures():
 
 def _measure(setting: dict, folder: str, clips: list[str], num_proc: int | None, device: str, queue) -> None:
     from data_processing.extract import build_dataset
-    from data_processing.extraction_config import ExtractionConfig
     from data_processing.manifest import ManifestEntry
+    from modeling_msmix.extraction_config import ExtractionConfig
 
     entries = [
         ManifestEntry(
@@ -67,8 +67,8 @@ def _measure(setting: dict, folder: str, clips: list[str], num_proc: int | None,
 
 def _stage_seconds(config, clip: str, device: str) -> dict[str, float]:
     """Seconds each step takes on one clip (models already loaded)."""
-    from data_processing.media import read_audio, read_video_frames
-    from data_processing.sample_extractor import load_sample_extractor, resolve_device
+    from modeling_msmix.media import read_audio, read_video_frames
+    from modeling_msmix.sample_extractor import load_sample_extractor, resolve_device
 
     extractor = load_sample_extractor(config, resolve_device(device))
     steps = {

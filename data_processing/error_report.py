@@ -24,18 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-ERROR = "error"
-WARNING = "warning"
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One problem with one sample."""
-
-    id: str
-    severity: str
-    code: str
-    message: str
+from modeling_msmix.feature_schema import ERROR, WARNING, Issue
 
 
 @dataclass

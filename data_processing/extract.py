@@ -13,7 +13,8 @@ What happens (see :func:`build_dataset`):
    only): every row gets ``label`` 0.0 and the metadata notes say so. In a labelled manifest
    a row without a label, or with a label outside the dataset's range, is an error record.
 2. ``datasets.map`` (batched, with a progress bar, ``num_proc`` workers) runs
-   :class:`~data_processing.sample_extractor.SampleExtractor` on each sample; models are loaded
+   :meth:`modeling_msmix.processing_msmix.MSMixProcessor.extract_clip` on each sample (the code
+   that featurises a new video at inference); models are loaded
    once per worker, on ``device``. Each finished sample is cached on disk
    (:mod:`data_processing.extraction_cache`), so an interrupted run resumes where it stopped
    and a repeated run loads no model at all. The rows are written to an Arrow file in the
@@ -40,18 +41,19 @@ import torch
 from datasets import Dataset, DatasetDict, Features, Value
 from transformers import AutoConfig, AutoFeatureExtractor, HfArgumentParser
 
-from .audio_features import audio_geometry
-from .error_report import ERROR, ExtractionReport, Issue
-from .extraction_cache import SampleCache, sample_key
-from .extraction_config import ExtractionConfig
-from .manifest import ManifestEntry, load_entries
-from .sample_extractor import (
+from modeling_msmix.audio_features import audio_geometry
+from modeling_msmix.extraction_config import ExtractionConfig
+from modeling_msmix.processing_msmix import MSMixProcessor
+from modeling_msmix.sample_extractor import (
     ExtractionError,
     SampleOutcome,
     extract_sample,
-    load_sample_extractor,
     resolve_device,
 )
+
+from .error_report import ERROR, ExtractionReport, Issue
+from .extraction_cache import SampleCache, sample_key
+from .manifest import ManifestEntry, load_entries
 from .schema import (
     LABEL_RANGES,
     MODALITIES,
@@ -135,12 +137,14 @@ def describe_models(
     """Check the configured models from their configs and processors (no weights are loaded).
 
     Returns the feature dims, the ``extractors`` entries (``name@revision``), ``config`` with
-    the revisions pinned to the commits found on the Hub (local folders keep ``None``), and the
+    the revisions pinned to the commits found on the Hub and local folders made absolute (so the
+    settings load from any working directory; their revision stays ``None``), and the
     ``normalization`` notes.
 
     Raises:
         ValueError: the audio settings do not fit the audio model (see :func:`audio_geometry`).
     """
+    config = config.with_resolved_paths()
     dims, names, pinned, model_configs = {}, {}, {}, {}
     for modality, (name_key, revision_key) in _MODEL_KEYS.items():
         name, revision = getattr(config, name_key), getattr(config, revision_key)
@@ -181,7 +185,8 @@ def _extract_batch(
     threads: int | None,
 ) -> dict[str, list]:
     """``datasets.map`` function: cached outcome or fresh extraction per sample, as columns."""
-    extraction = ExtractionConfig.from_dict(config)
+    processor = MSMixProcessor(extraction=config)
+    extraction = processor.extraction_config
     cache = SampleCache(cache_dir)
     rows = []
     for index in range(len(batch["id"])):
@@ -192,9 +197,10 @@ def _extract_batch(
         if outcome is None:
             if threads:
                 torch.set_num_threads(threads)
-            extractor = load_sample_extractor(extraction, resolve_device(device, rank))
             try:
-                outcome = extractor.extract(entry.id, entry.video, entry.text, entry.audio)
+                outcome = processor.extract_clip(
+                    entry.video, entry.text, entry.audio, sample_id=entry.id, device=resolve_device(device, rank)
+                )
             except Exception as error:  # recorded per sample, not cached: the next run retries it
                 outcome = SampleOutcome(
                     None, [Issue(entry.id, ERROR, "extraction_failed", f"{type(error).__name__}: {error}")]

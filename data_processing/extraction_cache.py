@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from modeling_msmix.sample_extractor import SampleOutcome
+
 from .error_report import Issue
 from .manifest import ManifestEntry
-from .sample_extractor import SampleOutcome
 from .schema import MODALITIES, feature_column, length_column
 
 

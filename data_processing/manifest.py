@@ -34,10 +34,11 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from modeling_msmix.feature_schema import AUDIO_EXTENSIONS
+
 from .schema import SPLITS
 
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v")
-AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".mp3", ".ogg", ".m4a")
 SPLIT_ALIASES: dict[str, str] = {
     "train": "train",
     "validation": "validation",

@@ -40,10 +40,16 @@ import numpy as np
 from datasets import Array2D, Dataset, DatasetDict, Features, List, Value
 from datasets.fingerprint import Hasher
 
-MODALITIES: tuple[str, ...] = ("text", "audio", "vision")
+from modeling_msmix.feature_schema import (
+    MODALITIES,
+    TOKEN_COLUMNS,
+    dataclass_from_dict,
+    feature_column,
+    length_column,
+)
+
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 UNIMODAL_LABEL_COLUMNS: tuple[str, ...] = ("label_text", "label_audio", "label_vision")
-TOKEN_COLUMNS: tuple[str, ...] = ("input_ids", "attention_mask")
 DATASET_KINDS: tuple[str, ...] = ("mosi", "mosei", "sims", "custom")
 LABEL_RANGES: dict[str, tuple[float, float]] = {
     "mosi": (-3.0, 3.0),
@@ -52,24 +58,6 @@ LABEL_RANGES: dict[str, tuple[float, float]] = {
     "custom": (-3.0, 3.0),
 }
 _METADATA_KEY = "msmix_metadata"
-
-
-def feature_column(modality: str) -> str:
-    """Name of the feature column of ``modality`` (``text`` -> ``text_features``)."""
-    return f"{modality}_features"
-
-
-def length_column(modality: str) -> str:
-    """Name of the true-length column of ``modality`` (``text`` -> ``text_length``)."""
-    return f"{modality}_length"
-
-
-def dataclass_from_dict(cls: type, values: Mapping[str, Any], what: str) -> Any:
-    """``cls(**values)``, refusing keys that are not fields of the dataclass ``cls`` (named ``what``)."""
-    unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
-    if unknown:
-        raise ValueError(f"unknown {what}: {sorted(unknown)}")
-    return cls(**values)
 
 
 @dataclass

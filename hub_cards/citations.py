@@ -1,4 +1,4 @@
-"""BibTeX of MS-Mix and of the six backbones' papers, and the backbones' display names."""
+"""BibTeX of MS-Mix, of the six backbones' papers and of the benchmark corpora, and their display names."""
 
 MSMIX_CITATION = """@misc{zhu2025msmix,
   title         = {MS-Mix: Unveiling the Power of Mixup for Multimodal Sentiment Analysis},
@@ -57,5 +57,35 @@ BACKBONE_CITATIONS: dict[str, str] = {
   booktitle = {Proceedings of the 32nd ACM International Conference on Multimedia},
   year      = {2024},
   doi       = {10.1145/3664647.3681527}
+}""",
+}
+
+DATASET_TITLES: dict[str, str] = {"mosi": "CMU-MOSI", "mosei": "CMU-MOSEI", "sims": "CH-SIMS"}
+
+DATASET_CITATIONS: dict[str, str] = {
+    "mosi": """@article{zadeh2016mosi,
+  title   = {Multimodal Sentiment Intensity Analysis in Videos: Facial Gestures and Verbal Messages},
+  author  = {Zadeh, Amir and Zellers, Rowan and Pincus, Eli and Morency, Louis-Philippe},
+  journal = {IEEE Intelligent Systems},
+  volume  = {31},
+  number  = {6},
+  pages   = {82--88},
+  year    = {2016}
+}""",
+    "mosei": """@inproceedings{zadeh2018mosei,
+  title     = {Multimodal Language Analysis in the Wild: {CMU-MOSEI} Dataset and Interpretable Dynamic Fusion Graph},
+  author    = {Bagher Zadeh, AmirAli and Liang, Paul Pu and Poria, Soujanya and Cambria, Erik and
+               Morency, Louis-Philippe},
+  booktitle = {Proceedings of the 56th Annual Meeting of the Association for Computational Linguistics},
+  pages     = {2236--2246},
+  year      = {2018}
+}""",
+    "sims": """@inproceedings{yu2020chsims,
+  title     = {{CH-SIMS}: A {C}hinese Multimodal Sentiment Analysis Dataset with Fine-grained Annotation of Modality},
+  author    = {Yu, Wenmeng and Xu, Hua and Meng, Fanyang and Zhu, Yilin and Ma, Yixiao and Wu, Jiele and
+               Zou, Jiyun and Yang, Kaicheng},
+  booktitle = {Proceedings of the 58th Annual Meeting of the Association for Computational Linguistics},
+  pages     = {3718--3727},
+  year      = {2020}
 }""",
 }

@@ -26,6 +26,8 @@ from data_processing.schema import (
     read_metadata,
 )
 
+from .provenance import describe_provenance, strip_machine_paths
+
 DATASET_TEMPLATE = Path(__file__).with_name("dataset_card_template.md")
 _SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"))
 _KIND_SENTENCES = {
@@ -96,7 +98,7 @@ def dataset_card_data(
     Args:
         dataset: an msmix dataset (it must carry :class:`MSAMetadata`).
         license: the licence of the source data (a Hub licence id); ``None`` leaves it unset.
-        pretty_name: display name; defaults to the dataset kind.
+        pretty_name: display name; defaults to what the data is (see :mod:`hub_cards.provenance`).
         hub_yaml: the YAML that ``DatasetDict.push_to_hub`` wrote (``dataset_info``, ``configs``);
             it is kept, and the metadata JSON is added as ``dataset_info.description``.
     """
@@ -107,7 +109,7 @@ def dataset_card_data(
     extra = {key: value for key, value in hub_yaml.items() if key not in ("dataset_info", "pretty_name", "license")}
     return DatasetCardData(
         license=license,
-        pretty_name=pretty_name or f"{metadata.dataset_kind.upper()} features (msmix schema)",
+        pretty_name=pretty_name or f"{describe_provenance(metadata.to_dict()).name} (msmix schema)",
         size_categories=size_category(sum(split.num_rows for split in dataset.values())),
         tags=["multimodal-sentiment-analysis", "msmix", metadata.dataset_kind],
         dataset_info=info,
@@ -123,8 +125,13 @@ def build_dataset_card(
     pretty_name: str | None = None,
     hub_yaml: Mapping[str, Any] | None = None,
 ) -> DatasetCard:
-    """Render the dataset card of ``dataset`` (see :func:`dataset_card_data` for the arguments)."""
+    """Render the dataset card of ``dataset`` (see :func:`dataset_card_data` for the arguments).
+
+    Absolute paths of this machine (in the source, the extraction settings, the metadata JSON) are
+    reduced to their last component: the card is public.
+    """
     metadata = read_metadata(dataset)
+    provenance = describe_provenance(metadata.to_dict())
     card_data = dataset_card_data(dataset, license=license, pretty_name=pretty_name, hub_yaml=hub_yaml)
     columns = set(next(iter(dataset.values())).column_names)
     features = [
@@ -136,7 +143,7 @@ def build_dataset_card(
         }
         for m in MODALITIES
     ]
-    return DatasetCard.from_template(
+    card = DatasetCard.from_template(
         card_data,
         template_path=str(DATASET_TEMPLATE),
         repo_id=repo_id,
@@ -147,7 +154,9 @@ def build_dataset_card(
         token_ids=set(TOKEN_COLUMNS) <= columns,
         label_meaning=label_meaning(metadata),
         extraction_json=json.dumps(metadata.extraction or {"note": "not recorded"}, indent=2, sort_keys=True),
-        source=metadata.source or "not recorded",
+        source=provenance.description,
+        citation=provenance.citation,
         license_line=license or "not stated: fill in the licence of the source data before publishing",
         notes_json=json.dumps(metadata.notes, indent=2, sort_keys=True) if metadata.notes else "",
     )
+    return DatasetCard(strip_machine_paths(str(card)))

@@ -23,6 +23,7 @@ from transformers import PretrainedConfig, TrainingArguments
 from trainer.metrics import MOSI_METRICS, SIMS_METRICS
 
 from .citations import BACKBONE_CITATIONS, BACKBONE_TITLES, MSMIX_CITATION
+from .provenance import describe_provenance, strip_machine_paths
 
 MODEL_TEMPLATE = Path(__file__).with_name("model_card_template.md")
 TRAINING_ARGUMENT_KEYS: tuple[str, ...] = (
@@ -99,12 +100,23 @@ def metric_summaries(results: Mapping[str, Any], dataset_kind: str) -> dict[str,
     return {name: found[name] for name in names if name in found}
 
 
-def training_rows(training_args: TrainingArguments | Mapping[str, Any] | None) -> list[tuple[str, Any]]:
-    """The training arguments worth printing, as ``(name, value)`` pairs."""
+def training_rows(
+    training_args: TrainingArguments | Mapping[str, Any] | None, weights_seed: int | None = None
+) -> list[tuple[str, Any]]:
+    """The training arguments worth printing, as ``(name, value)`` pairs; ``seed`` is ``weights_seed`` when given
+    (the seed of the run whose weights the card describes)."""
     if training_args is None:
         return []
     values = training_args.to_dict() if isinstance(training_args, TrainingArguments) else dict(training_args)
+    if weights_seed is not None:
+        values["seed"] = weights_seed
     return [(key, values[key]) for key in TRAINING_ARGUMENT_KEYS if values.get(key) not in (None, "")]
+
+
+def weights_seed(results: Mapping[str, Any]) -> int | None:
+    """The seed of the weights ``results`` describe (its ``best_seed``), if it says."""
+    best = results.get("best_seed")
+    return int(best["seed"]) if isinstance(best, Mapping) and best.get("seed") is not None else None
 
 
 def backbone_name(config: PretrainedConfig) -> str:
@@ -164,13 +176,15 @@ def build_model_card(
     training_args: TrainingArguments | Mapping[str, Any] | None = None,
     license: str | None = "apache-2.0",
 ) -> ModelCard:
-    """Render the model card of a trained msmix model.
+    """Render the model card of a trained msmix model (absolute paths of this machine are left out).
 
     Args:
         config: the trained model's config (an ``MSAConfig`` subclass): backbone, dims, label
             range, augmentation and its options, ``dataset_metadata``.
         repo_id: where the model is (or will be) published, used in the usage snippets.
-        dataset_id: the Hub id (or name) of the training dataset; defaults to the metadata's source.
+        dataset_id: the ``--dataset`` the model was trained on; the card names the data from its
+            metadata (see :func:`hub_cards.provenance.describe_provenance`) and lists it under
+            ``datasets`` when this is a Hub id.
         results: the run's results, e.g. the experiment JSON with mean ± std over seeds (see
             :func:`metric_summaries` for the accepted shapes).
         training_args: the ``TrainingArguments`` (or their dict) of the run.
@@ -182,29 +196,32 @@ def build_model_card(
     augmentation = str(getattr(config, "augmentation", "none"))
     backbone_title = BACKBONE_TITLES.get(backbone, backbone.upper())
     augmentation_title = _AUGMENTATION_TITLES.get(augmentation, augmentation)
-    model_title = f"{backbone_title} + {augmentation_title} ({kind.upper()})"
-    dataset_name = dataset_id or metadata.get("source") or kind
+    provenance = describe_provenance({"dataset_kind": kind, **metadata}, dataset_id)
+    model_title = f"{backbone_title} + {augmentation_title} ({provenance.name})"
     results = results or {}
     summaries = metric_summaries(results, kind)
     baseline = metric_summaries({"test": results.get("train_mean_baseline") or {}}, kind)
     card_data = ModelCardData(
         library_name="transformers",
         license=license,
-        datasets=[dataset_id] if dataset_id else None,
+        datasets=[provenance.hub_id] if provenance.hub_id else None,
         tags=["multimodal-sentiment-analysis", "msmix", backbone, augmentation, "custom_code"],
         metrics=sorted({_METRIC_TYPES.get(n, "f1" if "F1" in n else "accuracy") for n in summaries}) or None,
         model_name=model_title,
-        eval_results=eval_results(summaries, dataset_name=dataset_name, dataset_type=dataset_id or kind) or None,
+        eval_results=eval_results(summaries, dataset_name=provenance.name,
+                                  dataset_type=provenance.hub_id or kind) or None,
     )
     config_values = config.to_diff_dict()
-    return ModelCard.from_template(
+    card = ModelCard.from_template(
         card_data,
         template_path=str(MODEL_TEMPLATE),
         repo_id=repo_id,
         model_title=model_title,
         backbone_title=backbone_title,
         augmentation_title=augmentation_title,
-        dataset_line=f"`{dataset_name}`",
+        dataset_line=provenance.description,
+        dataset_citation=provenance.citation,
+        has_processor=bool(metadata.get("extraction")),
         dataset_kind=kind,
         label_min=float(getattr(config, "label_min", metadata.get("label_min", -3.0))),
         label_max=float(getattr(config, "label_max", metadata.get("label_max", 3.0))),
@@ -219,8 +236,9 @@ def build_model_card(
         extractors={m: metadata.get("extractors", {}).get(m, "extractor not recorded")
                     for m in ("text", "audio", "vision")},
         model_settings=[(k, json.dumps(v)) for k, v in sorted(config_values.items()) if k not in _HIDDEN_CONFIG_KEYS],
-        training_rows=training_rows(training_args),
+        training_rows=training_rows(training_args, weights_seed(results)),
         msmix_citation=MSMIX_CITATION,
         backbone_citation=BACKBONE_CITATIONS.get(backbone, ""),
     )
+    return ModelCard(strip_machine_paths(str(card)))
 

@@ -16,14 +16,25 @@ from datasets import DatasetDict
 from huggingface_hub import CommitInfo, DatasetCard, HfApi
 from transformers import PreTrainedModel, TrainingArguments
 
+from modeling_msmix import TASK, MSMixProcessor, MultimodalSentimentPipeline
+
 from .dataset_card import build_dataset_card
 from .model_card import build_model_card
+
+
+def model_processor(model: PreTrainedModel, processor: MSMixProcessor | None = None) -> MSMixProcessor | None:
+    """``processor``, else one built from the extraction settings in ``model.config.dataset_metadata`` (if any)."""
+    if processor is not None:
+        return processor
+    extraction = (getattr(model.config, "dataset_metadata", None) or {}).get("extraction")
+    return MSMixProcessor(extraction=extraction) if extraction else None
 
 
 def save_model_for_hub(
     model: PreTrainedModel,
     output_dir: str | Path,
     *,
+    processor: MSMixProcessor | None = None,
     repo_id: str = "<user>/<model>",
     dataset_id: str | None = None,
     results: Mapping[str, Any] | None = None,
@@ -34,12 +45,21 @@ def save_model_for_hub(
 
     That is ``model.safetensors``, ``config.json`` with ``auto_map``, the modeling files
     (copied by ``save_pretrained`` because the classes are registered for the Auto classes) and
-    ``README.md`` (the model card, see :func:`hub_cards.model_card.build_model_card`).
+    ``README.md`` (the model card, see :func:`hub_cards.model_card.build_model_card`). When the
+    model has a processor (``processor``, or extraction settings in its config), also
+    ``processor_config.json`` with the processing code, and the pipeline code with
+    ``custom_pipelines`` in ``config.json`` (``Pipeline.save_pretrained``), so that
+    ``pipeline(model=repo_id, trust_remote_code=True)`` runs on videos without msmix.
     """
     output_dir = Path(output_dir)
     type(model.config).register_for_auto_class()
     type(model).register_for_auto_class("AutoModel")
-    model.save_pretrained(output_dir)
+    processor = model_processor(model, processor)
+    if processor is None:
+        model.save_pretrained(output_dir)
+    else:
+        MultimodalSentimentPipeline(model=model, processor=processor, task=TASK).save_pretrained(output_dir)
+        processor.save_pretrained(output_dir)
     card = build_model_card(
         model.config,
         repo_id=repo_id,
@@ -64,6 +84,8 @@ def push_trained_model(
     token: str | None = None,
     endpoint: str | None = None,
     commit_message: str = "Upload msmix model",
+    processor: MSMixProcessor | None = None,
+    allow_local_extractors: bool = False,
 ) -> CommitInfo:
     """Publish a trained model so that ``AutoModel.from_pretrained(repo_id, trust_remote_code=True)`` works.
 
@@ -82,16 +104,27 @@ def push_trained_model(
         license: licence id of the weights for the card.
         private, token, endpoint: passed to ``HfApi``/``create_repo``.
         commit_message: the commit's title.
+        processor: the model's ``MSMixProcessor`` (default: built from its config's extraction settings).
+        allow_local_extractors: publish even though the extractors are local folders (nobody else
+            can then featurise a video for this model).
 
     Returns:
         The ``CommitInfo`` of the upload (``.commit_url``, ``.oid``).
+
+    Raises:
+        LocalExtractorError: the extractors are local folders and ``allow_local_extractors`` is
+            False (raised before anything is uploaded; the message says how to fix it).
     """
+    processor = model_processor(model, processor)
+    if processor is not None:
+        processor.check_publishable(allow_local_extractors)
     api = HfApi(endpoint=endpoint, token=token)
     repo_url = api.create_repo(repo_id, private=private, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
         save_model_for_hub(
             model,
             folder,
+            processor=processor,
             repo_id=repo_url.repo_id,
             dataset_id=dataset_id,
             results=results,

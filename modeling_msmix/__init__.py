@@ -1,14 +1,22 @@
-"""MS-Mix and the six MSA backbones as Hugging Face ``PreTrainedModel`` classes.
+"""MS-Mix and the six MSA backbones as Hugging Face ``PreTrainedModel`` classes, with their processor
+and ``multimodal-sentiment`` pipeline: the complete bundle a published model carries as remote code.
 
 Each backbone registers with one ``_add_backbone(name, ConfigClass name, ModelClass name)`` line
-below; its classes live in ``configuration_<name>.py`` and ``modeling_<name>.py``.
+below; its classes live in ``configuration_<name>.py`` and ``modeling_<name>.py``. Importing this
+package registers ``MSMixProcessor`` with ``AutoProcessor`` (see ``registry.py``) and the
+``multimodal-sentiment`` task with ``transformers.pipeline``, so local models need no remote code.
 """
 
 from importlib import import_module
 
+from transformers import AutoModel
+from transformers.pipelines import PIPELINE_REGISTRY
+
 from .configuration_base import AUGMENTATIONS, MSAConfig
 from .mixing_factory import build_augmentation
 from .modeling_base import MSAModelOutput, MSAPreTrainedModel
+from .pipeline_msmix import TASK, MultimodalSentimentPipeline
+from .processing_msmix import MSMixProcessor
 from .registry import BACKBONES, register_backbone
 
 __all__ = [
@@ -17,6 +25,9 @@ __all__ = [
     "MSAConfig",
     "MSAModelOutput",
     "MSAPreTrainedModel",
+    "MSMixProcessor",
+    "MultimodalSentimentPipeline",
+    "TASK",
     "build_augmentation",
     "register_backbone",
 ]
@@ -36,3 +47,6 @@ _add_backbone("mult", "MulTConfig", "MulTModel")
 _add_backbone("misa", "MISAConfig", "MISAModel")
 _add_backbone("almt", "ALMTConfig", "ALMTModel")
 _add_backbone("glomo", "GLoMoConfig", "GLoMoModel")
+
+PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=MultimodalSentimentPipeline, pt_model=AutoModel,
+                                    type="multimodal")

@@ -60,7 +60,7 @@ def tiny_model():
     config = config_class(text_dim=16, audio_dim=5, vision_dim=20, text_hidden_dim=8, text_out_dim=8,
                           audio_hidden_dim=4, vision_hidden_dim=4, post_fusion_dim=8, augmentation="msmix")
     config.apply_dataset_metadata({"dataset_kind": "mosi", "label_min": -3.0, "label_max": 3.0, "text_dim": 16,
-                                   "audio_dim": 5, "vision_dim": 20, "extraction": {"text": {"model": "x"}}})
+                                   "audio_dim": 5, "vision_dim": 20, "extractors": {"text": "x@1"}})
     torch.manual_seed(0)
     return model_class(config).eval()
 
@@ -98,7 +98,7 @@ def model_round_trip(folder: Path) -> dict:
         "logits_identical": torch.equal(before.logits, after.logits),
         "intensities_identical": torch.equal(before.intensities, after.intensities),
         "logits": before.logits.flatten().tolist(),
-        "extraction": loaded.config.dataset_metadata["extraction"],
+        "extractors": loaded.config.dataset_metadata["extractors"],
     }
 
 

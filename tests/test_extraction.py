@@ -13,17 +13,16 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from data_processing import extract as extract_module
-from data_processing import sample_extractor
-from data_processing.audio_features import AudioEncoder, AudioTooShortError, pool_frames
 from data_processing.extract import build_dataset, main
-from data_processing.extraction_config import ExtractionConfig
 from data_processing.loading import load_msa_dataset
 from data_processing.manifest import ManifestEntry, ManifestError, assign_splits, load_entries, read_manifest
-from data_processing.media import MediaError, read_audio, read_video_frames
-from data_processing.sample_extractor import ExtractionError, SampleExtractor, extract_sample
 from data_processing.schema import read_metadata, validate_dataset
-from data_processing.vision_features import FaceCropper, VisionEncoder, encode_faces
+from modeling_msmix import processing_msmix, sample_extractor
+from modeling_msmix.audio_features import AudioEncoder, AudioTooShortError, pool_frames
+from modeling_msmix.extraction_config import ExtractionConfig
+from modeling_msmix.media import MediaError, read_audio, read_video_frames
+from modeling_msmix.sample_extractor import ExtractionError, SampleExtractor, extract_sample
+from modeling_msmix.vision_features import FaceCropper, VisionEncoder, encode_faces
 
 _spec = importlib.util.spec_from_file_location(
     "extraction_fixtures", Path(__file__).with_name("extraction_fixtures.py")
@@ -186,7 +185,7 @@ def test_six_clips_end_to_end_then_resume_without_model_work(media, tiny_models,
     def no_models(*args, **kwargs):
         raise AssertionError("a resumed run must not load any model")
 
-    monkeypatch.setattr(extract_module, "load_sample_extractor", no_models)
+    monkeypatch.setattr(processing_msmix, "load_sample_extractor", no_models)
     assert main(cli_args(manifest, output, tiny_models)) == 0
     again = load_msa_dataset(str(output))
     assert json.loads((output / "extraction_report.json").read_text())["summary"]["from_cache"] == 6
@@ -210,11 +209,11 @@ def test_interrupted_run_resumes_where_it_stopped(media, config, tmp_path, monke
     calls: list[str] = []
     original = SampleExtractor.extract
 
-    def counting(self, sample_id, *args):
+    def counting(self, sample_id, *args, **kwargs):
         if len(calls) == 2 and interrupt:
             raise KeyboardInterrupt
         calls.append(sample_id)
-        return original(self, sample_id, *args)
+        return original(self, sample_id, *args, **kwargs)
 
     monkeypatch.setattr(SampleExtractor, "extract", counting)
     interrupt = True
@@ -367,7 +366,7 @@ def test_face_crop_and_fallbacks(media, tiny_models):
 
 
 def test_minilm_text_features_are_its_hidden_states_and_carry_meaning():
-    from data_processing.text_features import TextEncoder
+    from modeling_msmix.text_features import TextEncoder
 
     path = fixtures.minilm_path()
     encoder = TextEncoder(path, None, None, torch.device("cpu"))

@@ -3,20 +3,23 @@ restores ``MSAMetadata`` through a Parquet + README round trip with ``load_datas
 
 import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from datasets import load_dataset
+from datasets import DatasetDict, load_dataset
 from huggingface_hub import DatasetCard, ModelCard
 from huggingface_hub.repocard_data import model_index_to_eval_results
 from transformers import TrainerControl, TrainerState, TrainingArguments
 
-from data_processing.schema import MSAMetadata, read_metadata
+from data_processing.schema import MSAMetadata, attach_metadata, read_metadata
 from data_processing.synthetic import SyntheticConfig, generate_default_dataset
 from hub_cards.callback import ModelCardCallback
 from hub_cards.dataset_card import build_dataset_card, size_category
 from hub_cards.model_card import build_model_card, metric_summaries
+from hub_cards.provenance import strip_machine_paths
 from modeling_msmix.configuration_tfn import TFNConfig
 
 
@@ -106,7 +109,7 @@ def test_model_card_round_trips_with_model_index_and_citations():
     assert {"custom_code", "tfn", "msmix"} <= set(meta["tags"])
     assert meta["datasets"] == ["someone/msa"]
     model_name, parsed = model_index_to_eval_results(meta["model-index"])
-    assert model_name == "TFN + MS-Mix (MOSI)"
+    assert model_name == "TFN + MS-Mix (someone/msa)"
     assert [(r.metric_name, r.metric_value, r.dataset_split) for r in parsed] == [
         ("MAE (mean ± 0.0200 over 5 seeds)", 0.71, "test"), ("Corr (mean ± 0.0100 over 5 seeds)", 0.7, "test")]
     assert reloaded.data.eval_results == parsed
@@ -114,10 +117,11 @@ def test_model_card_round_trips_with_model_index_and_citations():
     assert "mean ± std over 5 seeds (1111, 1112, 1113, 1114, 1115)" in card.text
     assert "best checkpoint by the validation MAE" in card.text and "those of seed 1113" in card.text
     assert 'AutoModel.from_pretrained("someone/tfn-msmix", trust_remote_code=True)' in card.text
-    assert "| `learning_rate` | `0.0001` |" in card.text and "| `seed` | `1111` |" in card.text
+    assert "| `learning_rate` | `0.0001` |" in card.text
+    assert "| `seed` | `1113` |" in card.text and "`1111`" not in card.text  # the seed of these weights
     assert "eprint        = {2510.11579}" in card.text and "Tensor Fusion Network" in card.text
     assert "bert-base-uncased@main" in card.text and "torch.randn(1, 20, 16)" in card.text
-    assert "python -m trainer.predict --model someone/tfn-msmix --videos clip1.mp4" in card.text
+    assert "processor for raw video" in card.text and "pipeline(" not in card.text
 
 
 def test_model_card_without_results_says_so():
@@ -143,3 +147,88 @@ def test_callback_writes_the_card_from_training_arguments_and_test_metrics(tmp_p
     assert [(r.metric_name, r.metric_value) for r in card.data.eval_results] == [("MAE", 0.812), ("Corr", 0.5)]
     assert "| `learning_rate` | `0.0003` |" in card.text and "| `seed` | `1112` |" in card.text
     assert math.isclose(card.data.eval_results[0].metric_value, 0.812)
+
+
+ABSOLUTE_PATH = re.compile(r"(?<![\w./~-])(?:~?/(?!/)[\w.-]|[A-Za-z]:\\)")
+
+
+def extracted_metadata(root: Path, kind: str = "custom") -> dict:
+    """What ``data_processing.extract`` records for clips listed in ``root/clips.csv`` and local extractors."""
+    folders = {m: str(root / "models" / f"tiny-{m}") for m in ("text", "audio", "vision")}
+    return {"dataset_kind": kind, "label_min": -3.0, "label_max": 3.0, "text_dim": 16, "audio_dim": 5,
+            "vision_dim": 20, "source": str(root / "clips.csv"),
+            "extractors": {m: f"{path}@local:{path}" for m, path in folders.items()},
+            "extraction": {"text_model": folders["text"], "audio_model": folders["audio"],
+                           "vision_model": folders["vision"], "vision_fps": 5.0}}
+
+
+def test_strip_machine_paths_keeps_names_urls_and_relative_paths():
+    text = 'Source: /home/ana/data/clips.csv, "model": "/tmp/x/tiny-text@local:/tmp/x/tiny-text" ~/a/b.pkl ' \
+           "C:\\Users\\ana\\m.pkl https://huggingface.co/someone/msa trainer/run.py a / b"
+    assert strip_machine_paths(text) == ('Source: clips.csv, "model": "tiny-text@local:tiny-text" b.pkl m.pkl '
+                                         "https://huggingface.co/someone/msa trainer/run.py a / b")
+
+
+def test_no_card_carries_a_path_of_this_machine(tiny_dataset, tmp_path):
+    metadata = extracted_metadata(tmp_path)
+    config = tiny_config()
+    config.apply_dataset_metadata(metadata)
+    imported = TFNConfig(text_dim=16, audio_dim=5, vision_dim=20)
+    imported.apply_dataset_metadata({**metadata, "dataset_kind": "mosi", "extraction": {},
+                                     "source": f"MMSA pickle {tmp_path / 'aligned_50.pkl'}"})
+    copies = DatasetDict({name: split.select(range(split.num_rows)) for name, split in tiny_dataset.items()})
+    extracted = attach_metadata(copies, MSAMetadata.from_dict(metadata))
+    cards = {
+        "model, extracted": str(build_model_card(config, dataset_id=str(tmp_path / "data"),
+                                                 training_args={"output_dir": str(tmp_path), "seed": 3})),
+        "model, imported": str(build_model_card(imported, dataset_id=str(tmp_path / "mosi"))),
+        "dataset, extracted": str(build_dataset_card(extracted)),
+    }
+    for name, text in cards.items():
+        assert str(tmp_path) not in text, name
+        assert not ABSOLUTE_PATH.search(text), (name, ABSOLUTE_PATH.search(text))
+    assert "recordings listed in `clips.csv`" in cards["model, extracted"]
+    assert "tiny-text@local:tiny-text" in cards["model, extracted"]
+    assert "# TFN + MS-Mix (own recordings)" in cards["model, extracted"]
+    assert 'pipeline(model="<user>/<model>", trust_remote_code=True)' in cards["model, extracted"]
+    assert "pip install torch" in cards["model, extracted"] and "librosa" in cards["model, extracted"]
+    assert "# TFN + MS-Mix (CMU-MOSI)" in cards["model, imported"]
+    assert "imported from an MMSA feature pickle (`aligned_50.pkl`)" in cards["model, imported"]
+    assert "Multimodal Sentiment Intensity Analysis in Videos" in cards["model, imported"]  # the MOSI citation
+    assert "datasets" not in front_matter(cards["model, imported"])  # a local folder is not a Hub dataset
+    dataset_card = DatasetCard(cards["dataset, extracted"])
+    assert dataset_card.data.pretty_name == "own recordings (msmix schema)"
+    stored = json.loads(dataset_card.data.dataset_info["description"])["msmix_metadata"]
+    assert stored["source"] == "clips.csv" and stored["extraction"]["text_model"] == "tiny-text"
+
+
+def test_cards_name_the_built_in_data_as_what_it_is(tiny_dataset):
+    config = tiny_config()
+    config.apply_dataset_metadata(read_metadata(tiny_dataset).to_dict())
+    card = build_model_card(config, dataset_id="default")
+    meta = front_matter(str(card))
+    assert card.text.strip().splitlines()[0] == "# TFN + MS-Mix (built-in synthetic data)"
+    assert "msmix's built-in synthetic data (generated by `data_processing.synthetic.generate_default_dataset(" \
+        in card.text and "no real recordings" in card.text
+    assert "datasets" not in meta and "MOSI)" not in card.text
+    dataset_card = build_dataset_card(tiny_dataset)
+    assert dataset_card.data.pretty_name == "built-in synthetic data (msmix schema)"
+    assert "```bibtex" not in dataset_card.text
+
+
+def test_run_writes_a_card_with_the_seed_of_its_weights_next_to_every_model(tmp_path):
+    from trainer.run import main as train_main
+
+    results = train_main(["--dataset", "default", "--backbone", "tfn", "--seeds", "7", "8", "--max_steps", "2",
+                          "--max_train_samples", "16", "--max_eval_samples", "8", "--max_predict_samples", "8",
+                          "--per_device_train_batch_size", "8", "--output_dir", str(tmp_path / "run"),
+                          "--report_to", "none", "--eval_strategy", "no", "--save_strategy", "no",
+                          "--load_best_model_at_end", "false", "--config_overrides",
+                          "text_hidden_dim=8,text_out_dim=8,audio_hidden_dim=4,vision_hidden_dim=4,post_fusion_dim=8"])
+    for run in results["runs"]:
+        card = ModelCard.load(Path(run["output_dir"]) / "README.md")
+        assert f"| `seed` | `{run['seed']}` |" in card.text
+        assert card.text.strip().splitlines()[0] == "# TFN + MS-Mix (built-in synthetic data)"
+        assert [r.metric_name for r in card.data.eval_results][:1] == ["Has0_acc_2"]
+        assert not ABSOLUTE_PATH.search(str(card)) and str(tmp_path) not in str(card)
+        assert not (Path(run["output_dir"]) / "processor_config.json").exists()  # no extraction: no processor

@@ -99,7 +99,7 @@ def test_push_trained_model_then_from_pretrained_gives_identical_predictions(pus
     hub, observed = pushed[0], pushed[1]["model"]
     assert observed["logits_identical"] and observed["intensities_identical"]
     assert observed["loaded_class"].endswith("modeling_tfn.TFNModel")
-    assert observed["extraction"] == {"text": {"model": "x"}}
+    assert observed["extractors"] == {"text": "x@1"}
 
     repo = hub.repo("someone/tfn-msmix-tiny")
     assert {"model.safetensors", "config.json", "README.md", "modeling_tfn.py", "configuration_tfn.py",

@@ -102,6 +102,10 @@ class MSMixTrainingArguments(TrainingArguments):
     dataloader_pin_memory: bool = field(
         default_factory=torch.cuda.is_available, metadata={"help": "pin batches in memory (default: when CUDA is there)"}
     )
+    hub_allow_local_extractors: bool = field(
+        default=False,
+        metadata={"help": "--push_to_hub even though the extractors are local folders (others cannot featurise videos)"},
+    )
 
     def __post_init__(self) -> None:
         if self.greater_is_better is None and self.metric_for_best_model is not None:

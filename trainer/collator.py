@@ -1,10 +1,10 @@
 """``MSMixDataCollator``: schema rows -> one padded batch of the model contract.
 
-Each modality is truncated to its configured maximum, zero-padded to the batch maximum (or to
-the configured maximum with ``pad_to_max_length``) and given a boolean mask (True = real step).
-A row whose modality is missing (length 0) gets one zero step marked True, so every mask row
-has at least one True. Padding is one ``pad_sequence`` call per modality (no Python loop over
-frames).
+Padding is :func:`modeling_msmix.batching.pad_rows`, shared with inference: each modality is
+truncated to its configured maximum, zero-padded to the batch maximum (or to the configured
+maximum with ``pad_to_max_length``) and given a boolean mask (True = real step). A row whose
+modality is missing (length 0) gets one zero step marked True, so every mask row has at least
+one True. The collator adds ``labels`` and the batch's ``mix_seed``.
 
 ``mix_seed`` is a digest of the collator's ``seed``, the current ``epoch`` and the batch's
 sample ids (labels and lengths when there are no ids). It depends on nothing else: the same
@@ -22,9 +22,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
-from torch.nn.utils.rnn import pad_sequence
 
-from data_processing.schema import MODALITIES, TOKEN_COLUMNS, feature_column, length_column
+from data_processing.schema import MODALITIES, feature_column
+from modeling_msmix.batching import pad_rows
 
 
 @dataclass
@@ -66,52 +66,12 @@ class MSMixDataCollator:
     def __call__(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
         if not rows:
             raise ValueError("MSMixDataCollator got an empty list of rows")
-        batch: dict[str, torch.Tensor] = {}
-        for modality in MODALITIES:
-            features, mask = self._pad_modality(rows, modality)
-            batch[feature_column(modality)] = features
-            batch[f"{modality}_mask"] = mask
+        max_lengths = {modality: self.max_length(modality) for modality in MODALITIES}
+        batch = pad_rows(rows, max_lengths, self.pad_to_max_length, self.pad_token_id)
         batch["labels"] = torch.tensor([float(row["label"]) for row in rows], dtype=torch.float32)
-        for name in TOKEN_COLUMNS:
-            if name in rows[0]:
-                batch[name] = self._pad_tokens(rows, name)
         if self.return_mix_seed:
             batch["mix_seed"] = self.mix_seed(rows)
         return batch
-
-    def _pad_modality(self, rows: Sequence[Mapping[str, Any]], modality: str) -> tuple[torch.Tensor, torch.Tensor]:
-        limit = self.max_length(modality)
-        sequences = []
-        for row in rows:
-            sequence = torch.as_tensor(np.asarray(row[feature_column(modality)], dtype=np.float32))
-            if sequence.dim() != 2:
-                raise ValueError(
-                    f"{feature_column(modality)} must be a [length, dim] array per row, "
-                    f"got shape {tuple(sequence.shape)}"
-                )
-            stored = row.get(length_column(modality))
-            length = sequence.shape[0] if stored is None else min(int(stored), sequence.shape[0])
-            sequences.append(sequence[: length if limit is None else min(length, limit)])
-        dims = {sequence.shape[1] for sequence in sequences}
-        if len(dims) != 1:
-            raise ValueError(f"{feature_column(modality)} has different dims in one batch: {sorted(dims)}")
-        lengths = torch.tensor([sequence.shape[0] for sequence in sequences])
-        target = limit if self.pad_to_max_length else max(int(lengths.max()), 1)
-        padded = pad_sequence(sequences, batch_first=True)
-        if padded.shape[1] < target:
-            padded = torch.nn.functional.pad(padded, (0, 0, 0, target - padded.shape[1]))
-        mask = torch.arange(target)[None, :] < lengths[:, None]
-        mask[:, 0] = True
-        return padded, mask
-
-    def _pad_tokens(self, rows: Sequence[Mapping[str, Any]], name: str) -> torch.Tensor:
-        limit = self.max_text_length
-        sequences = [torch.as_tensor(np.asarray(row[name], dtype=np.int64))[:limit] for row in rows]
-        padding = self.pad_token_id if name == "input_ids" else 0
-        padded = pad_sequence(sequences, batch_first=True, padding_value=padding)
-        if self.pad_to_max_length and padded.shape[1] < limit:
-            padded = torch.nn.functional.pad(padded, (0, limit - padded.shape[1]), value=padding)
-        return padded
 
     def mix_seed(self, rows: Sequence[Mapping[str, Any]]) -> int:
         """The batch's mixing seed: a digest of ``seed``, ``epoch`` and the rows' ids, in [0, 2**63)."""

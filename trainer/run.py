@@ -39,9 +39,11 @@ from transformers import HfArgumentParser
 from transformers.utils import logging
 
 from trainer.arguments import DataArguments, ModelArguments, MSMixTrainingArguments
+from data_processing.schema import MSAMetadata
 from trainer.training_run import (
     RunArgumentError,
     build_config,
+    build_processor,
     check_model_arguments,
     load_training_data,
     resume_checkpoint,
@@ -75,16 +77,29 @@ def push_best_model(results: dict[str, Any], training_args: MSMixTrainingArgumen
                     dataset_id: str) -> None:
     """Publish the best seed's model with the run's results through ``hub_cards.push``."""
     from hub_cards.push import push_trained_model
-    from modeling_msmix import BACKBONES
+    from modeling_msmix import BACKBONES, MSMixProcessor
 
     best = results["best_seed"]
     model = BACKBONES[model_args.backbone][1].from_pretrained(best["output_dir"])
+    has_processor = (Path(best["output_dir"]) / "processor_config.json").is_file()
+    processor = MSMixProcessor.from_pretrained(best["output_dir"]) if has_processor else None
     repo_id = training_args.hub_model_id or Path(results["output_dir"]).name
     commit = push_trained_model(
         model, repo_id, dataset_id=dataset_id, results=results, training_args=training_args,
-        private=training_args.hub_private_repo, token=training_args.hub_token,
+        private=training_args.hub_private_repo, token=training_args.hub_token, processor=processor,
+        allow_local_extractors=training_args.hub_allow_local_extractors,
     )
     logger.warning(f"pushed the model of seed {best['seed']} to {commit.commit_url}")
+
+
+def check_publishable(data_args: DataArguments, training_args: MSMixTrainingArguments, metadata: MSAMetadata) -> None:
+    """With ``--push_to_hub``, refuse before training to publish a model whose extractors are local folders."""
+    processor = build_processor(data_args, metadata)
+    if training_args.push_to_hub and processor is not None:
+        try:
+            processor.check_publishable(training_args.hub_allow_local_extractors)
+        except ValueError as error:
+            raise RunArgumentError(f"--push_to_hub: {error} (--hub_allow_local_extractors)") from error
 
 
 def run(data_args: DataArguments, model_args: ModelArguments, training_args: MSMixTrainingArguments) -> dict[str, Any]:
@@ -94,6 +109,7 @@ def run(data_args: DataArguments, model_args: ModelArguments, training_args: MSM
     with training_args.main_process_first(desc="loading the dataset"):
         data = load_training_data(data_args)
     config = build_config(model_args, data.metadata)
+    check_publishable(data_args, training_args, data.metadata)
     output_dir = resolve_output_dir(training_args, model_args)
     runs = [
         train_one_seed(data, config, model_args, data_args, training_args, seed, output_dir / f"seed-{seed}")

@@ -19,7 +19,8 @@ from transformers import EarlyStoppingCallback, set_seed
 
 from data_processing.loading import load_msa_dataset
 from data_processing.schema import DATASET_KINDS, MSAMetadata, read_metadata
-from modeling_msmix import AUGMENTATIONS, BACKBONES, MSAConfig, MSAPreTrainedModel
+from hub_cards.callback import ModelCardCallback
+from modeling_msmix import AUGMENTATIONS, BACKBONES, MSAConfig, MSAPreTrainedModel, MSMixProcessor
 
 from .arguments import DataArguments, ModelArguments, MSMixTrainingArguments
 from .collator import MSMixDataCollator
@@ -158,6 +159,20 @@ def build_collator(data_args: DataArguments, seed: int) -> MSMixDataCollator:
         raise RunArgumentError(f"--max_*_length / --pad_to_max_length: {error}") from error
 
 
+def build_processor(data_args: DataArguments, metadata: MSAMetadata) -> MSMixProcessor | None:
+    """The processor saved next to the model: the dataset's extraction settings and the collator's
+    length limits; ``None`` when msmix did not extract the features (no raw clip can be featurised alike)."""
+    if not metadata.extraction:
+        return None
+    return MSMixProcessor(
+        extraction=metadata.extraction,
+        max_text_length=data_args.max_text_length,
+        max_audio_length=data_args.max_audio_length,
+        max_vision_length=data_args.max_vision_length,
+        pad_to_max_length=data_args.pad_to_max_length,
+    )
+
+
 def resume_checkpoint(training_args: MSMixTrainingArguments) -> str | bool | None:
     """``--resume_from_checkpoint``: a checkpoint folder, or ``True`` for the last one of each seed (``last``/``true``)."""
     value = training_args.resume_from_checkpoint
@@ -189,13 +204,15 @@ def train_one_seed(
     """Train one model with ``seed`` into ``output_dir``; return its validation and test metrics.
 
     The best checkpoint (``metric_for_best_model`` on validation) is reloaded at the end when
-    ``load_best_model_at_end``, saved to ``output_dir`` and evaluated on both splits.
+    ``load_best_model_at_end``, saved to ``output_dir`` with its processor (when the dataset was
+    extracted by msmix) and its model card (``README.md``, rewritten after the test evaluation),
+    and evaluated on both splits.
     """
     resume = resume_checkpoint(training_args)
     args = dataclasses.replace(training_args, seed=seed, output_dir=str(output_dir), push_to_hub=False)
     set_seed(seed)
     model = build_model(model_args, config)
-    callbacks = []
+    callbacks = [ModelCardCallback(repo_id=args.hub_model_id or "<user>/<model>", dataset_id=data_args.dataset)]
     if args.early_stopping_patience and args.eval_strategy != "no":
         callbacks.append(EarlyStoppingCallback(args.early_stopping_patience, args.early_stopping_threshold))
     trainer = MSMixTrainer(
@@ -209,6 +226,9 @@ def train_one_seed(
     train_output = trainer.train(resume_from_checkpoint=resume)
     trainer.remove_callback(EarlyStoppingCallback)
     trainer.save_model()
+    processor = build_processor(data_args, data.metadata)
+    if processor is not None and trainer.is_world_process_zero():
+        processor.save_pretrained(str(output_dir))
     validation = _strip_prefix(trainer.evaluate(metric_key_prefix="validation"), "validation")
     test = _strip_prefix(trainer.evaluate(data.dataset["test"], metric_key_prefix="test"), "test")
     trainer.save_metrics("train", train_output.metrics)

@@ -8,7 +8,7 @@ its place (so the sequence keeps one step per sampled frame).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -53,11 +53,17 @@ class FaceCropper:
 
 @dataclass
 class VisionFeatures:
-    """Features ``[Lv, D]`` of a clip's sampled frames and how many frames had no face."""
+    """Features ``[Lv, D]`` of a clip's sampled frames and how many frames had no face.
+
+    ``face_crops`` holds, per sampled frame, its face crop or (no face) the whole frame;
+    ``face_found`` says which.
+    """
 
     features: np.ndarray
     frames_without_face: int
     frames_sampled: int
+    face_crops: list[np.ndarray] = field(default_factory=list)
+    face_found: list[bool] = field(default_factory=list)
 
 
 class VisionEncoder:
@@ -100,13 +106,13 @@ def encode_faces(
     """Crop the face of every frame and encode the crops, applying ``fallback`` to frames without one."""
     crops = [cropper(frame) for frame in frames]
     missing = sum(crop is None for crop in crops)
+    shown = [c if c is not None else f for c, f in zip(crops, frames)]
+    face_found = [crop is not None for crop in crops]
     if fallback == "whole_frame":
-        return VisionFeatures(
-            encoder.encode([c if c is not None else f for c, f in zip(crops, frames)]), missing, len(frames)
-        )
+        return VisionFeatures(encoder.encode(shown), missing, len(frames), shown, face_found)
     found = encoder.encode([crop for crop in crops if crop is not None])
     if fallback == "skip":
-        return VisionFeatures(found, missing, len(frames))
+        return VisionFeatures(found, missing, len(frames), shown, face_found)
     features = np.zeros((len(frames), encoder.dim), np.float32)
     features[[i for i, crop in enumerate(crops) if crop is not None]] = found
-    return VisionFeatures(features, missing, len(frames))
+    return VisionFeatures(features, missing, len(frames), shown, face_found)

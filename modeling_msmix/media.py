@@ -17,7 +17,7 @@ import imageio_ffmpeg
 import librosa
 import numpy as np
 
-from .manifest import AUDIO_EXTENSIONS
+from .feature_schema import AUDIO_EXTENSIONS
 
 DEFAULT_VIDEO_FPS = 30.0
 

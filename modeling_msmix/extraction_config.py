@@ -14,11 +14,13 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping
 
-from .schema import dataclass_from_dict
+from .feature_schema import dataclass_from_dict
 
 FACE_FALLBACKS: tuple[str, ...] = ("whole_frame", "skip", "zero")
+MODEL_FIELDS: dict[str, str] = {"text": "text_model", "audio": "audio_model", "vision": "vision_model"}
 VISION_POOLINGS: tuple[str, ...] = ("cls", "mean")
 
 
@@ -111,3 +113,17 @@ class ExtractionConfig:
     def fingerprint(self) -> str:
         """A short hash of every setting: two configs with the same fingerprint give the same features."""
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def local_models(self) -> dict[str, str]:
+        """Per modality, the extractor given as a local folder (an absolute path, or a folder that exists here)."""
+        found = {}
+        for modality, name in MODEL_FIELDS.items():
+            value = getattr(self, name)
+            if Path(value).is_absolute() or Path(value).exists():
+                found[modality] = value
+        return found
+
+    def with_resolved_paths(self) -> "ExtractionConfig":
+        """This config with every local extractor folder made absolute, so it loads from any working directory."""
+        resolved = {MODEL_FIELDS[m]: str(Path(path).resolve()) for m, path in self.local_models().items()}
+        return dataclasses.replace(self, **resolved)

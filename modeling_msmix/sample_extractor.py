@@ -19,10 +19,9 @@ import numpy as np
 import torch
 
 from .audio_features import AudioEncoder, AudioTooShortError
-from .error_report import ERROR, WARNING, Issue
 from .extraction_config import ExtractionConfig
+from .feature_schema import ERROR, MODALITIES, WARNING, Issue, feature_column, length_column
 from .media import MediaError, read_audio, read_video_frames
-from .schema import MODALITIES, feature_column, length_column
 from .text_features import TextEncoder
 from .vision_features import FaceCropper, VisionEncoder, encode_faces
 
@@ -35,11 +34,17 @@ class ExtractionError(RuntimeError):
 
 @dataclass
 class SampleOutcome:
-    """The schema columns of one clip (``None`` after an error), its issues and statistics."""
+    """The schema columns of one clip (``None`` after an error), its issues and statistics.
+
+    ``details`` (only when asked for, never cached) holds what inference shows about the clip:
+    ``face_crops`` (per sampled frame, its face crop or the whole frame), ``face_found``,
+    ``frame_times`` (seconds), ``waveform`` (mono float32, empty without audio) and ``sampling_rate``.
+    """
 
     columns: dict[str, Any] | None
     issues: list[Issue] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] | None = None
 
 
 def resolve_device(device: str = "auto", rank: int | None = None) -> torch.device:
@@ -70,8 +75,13 @@ class SampleExtractor:
         """Feature dimension per modality."""
         return {"text": self.text.dim, "audio": self.audio.dim, "vision": self.vision.dim}
 
-    def extract(self, sample_id: str, video: str, text: str, audio: str | None = None) -> SampleOutcome:
-        """Features of one clip; input problems become issues (see :mod:`data_processing.error_report`)."""
+    def extract(
+        self, sample_id: str, video: str, text: str, audio: str | None = None, keep_details: bool = False
+    ) -> SampleOutcome:
+        """Features of one clip; input problems become issues (see :mod:`data_processing.error_report`).
+
+        ``keep_details`` fills :attr:`SampleOutcome.details`.
+        """
         issues: list[Issue] = []
         try:
             frames = read_video_frames(video, self.config.vision_fps)
@@ -124,7 +134,16 @@ class SampleExtractor:
             "audio_seconds": 0.0 if waveform is None else round(len(waveform) / self.audio.sampling_rate, 3),
             "video_fps": frames.native_fps,
         }
-        return SampleOutcome(columns, issues, stats)
+        details = None
+        if keep_details:
+            details = {
+                "face_crops": vision.face_crops,
+                "face_found": vision.face_found,
+                "frame_times": [float(t) for t in frames.timestamps],
+                "waveform": np.zeros(0, np.float32) if waveform is None else waveform.astype(np.float32, copy=False),
+                "sampling_rate": int(self.audio.sampling_rate),
+            }
+        return SampleOutcome(columns, issues, stats, details)
 
 
 _EXTRACTORS: dict[tuple[str, str], SampleExtractor] = {}
