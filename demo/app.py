@@ -63,11 +63,17 @@ class SentimentModels:
         self._pipelines: dict[str, Pipeline] = {}
 
     def pipeline(self, model: str) -> Pipeline:
-        """The ``multimodal-sentiment`` pipeline of ``model`` (loaded on first use)."""
+        """The ``multimodal-sentiment`` pipeline of ``model`` (loaded on first use).
+
+        Where msmix is installed and remote code is not trusted, msmix's own pipeline class runs, also
+        for a repository that names its copy under ``custom_pipelines`` (as ``trainer.predict`` does);
+        in a Space the model repository's copy runs (``trust_remote_code``).
+        """
         if model not in self._pipelines:
-            if importlib.util.find_spec("modeling_msmix") is not None:
-                import modeling_msmix  # noqa: F401  (registers the task with transformers)
-            self._pipelines[model] = pipeline(TASK, model=model, device=self.device,
+            pipeline_class = None
+            if not self.trust_remote_code and importlib.util.find_spec("modeling_msmix") is not None:
+                from modeling_msmix import MultimodalSentimentPipeline as pipeline_class  # registers the task
+            self._pipelines[model] = pipeline(TASK, model=model, device=self.device, pipeline_class=pipeline_class,
                                               trust_remote_code=self.trust_remote_code)
         return self._pipelines[model]
 

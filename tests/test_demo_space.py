@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import huggingface_hub.constants
+import pytest
 import yaml
 
 from hub_cards.space import SPACE_REQUIREMENTS, build_space_files, push_space
@@ -51,3 +52,50 @@ def test_push_space_creates_a_gradio_space_next_to_the_model(tmp_path, monkeypat
                                 "requirements.txt"}
     assert front_matter(space.files["README.md"].decode())["models"] == ["someone/tfn-msmix"]
     assert len(space.commits) == 2
+
+
+def test_the_space_app_runs_the_models_own_pipeline_in_a_process_without_msmix(tmp_path):
+    """The Space folder's demo code on a model folder as ``push_trained_model`` uploads it (with
+    ``custom_pipelines``), in a fresh process that cannot import msmix: same sentiment as msmix's pipeline."""
+    import os
+    import subprocess
+    import sysconfig
+
+    import torch
+    import modeling_msmix
+    from hub_cards.push import save_model_for_hub
+    from modeling_msmix.extraction_config import ExtractionConfig
+    from trainer.predict import load_sentiment_pipeline
+
+    spec = importlib.util.spec_from_file_location("extraction_fixtures", HERE / "extraction_fixtures.py")
+    fixtures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fixtures)
+    extractors = fixtures.build_tiny_models(tmp_path / "extractors")
+    config_class, model_class = modeling_msmix.BACKBONES["tfn"]
+    config = config_class(augmentation="msmix", text_hidden_dim=8, text_out_dim=8, audio_hidden_dim=4,
+                          vision_hidden_dim=4, post_fusion_dim=8)
+    extraction = ExtractionConfig(text_model=extractors["text"], audio_model=extractors["audio"],
+                                  vision_model=extractors["vision"], vision_fps=5.0).to_dict()
+    config.apply_dataset_metadata({"dataset_kind": "mosi", "label_min": -3.0, "label_max": 3.0,
+                                   "text_dim": fixtures.TEXT_DIM, "audio_dim": fixtures.AUDIO_DIM,
+                                   "vision_dim": fixtures.VISION_DIM, "extraction": extraction, "source": "test"})
+    torch.manual_seed(0)
+    model_dir = save_model_for_hub(model_class(config).eval(), tmp_path / "model", repo_id="someone/tfn-msmix")
+    space_dir = build_space_files("someone/tfn-msmix", tmp_path / "space")
+    clip = fixtures.write_talking_clip(tmp_path, "talk", 1.0, seed=4)
+    transcript = "good music"
+    expected = load_sentiment_pipeline(str(model_dir), device="cpu")(str(clip), transcript=transcript)
+
+    site_dirs = os.pathsep.join(dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update(HF_HOME=str(tmp_path / "hf"), GRADIO_ANALYTICS_ENABLED="False")
+    done = subprocess.run([sys.executable, "-I", "-S", str(HERE / "space_client.py"), site_dirs, str(space_dir),
+                           str(model_dir), str(clip), transcript], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not any(report["findable"].values())
+    assert report["demo_file"] == str(space_dir / "demo" / "app.py")
+    assert report["pipeline_class"].startswith("transformers_modules.")
+    assert report["sentiment"] == pytest.approx(expected["sentiment"], abs=1e-6)
+    assert report["label"] == expected["label"] and report["face_crops"] == 5
