@@ -51,7 +51,8 @@ def intensity_figure(intensities: Mapping[str, float | None] | None, label_range
     axes.axhline(0.0, color="black", linewidth=0.8)
     axes.set_ylim(*label_range)
     axes.set_ylabel("intensity")
-    axes.set_title("MS-Mix intensity per modality" if any(h is not None for h in heights) else "no intensities (model without MS-Mix)",
+    has_intensities = any(h is not None for h in heights)
+    axes.set_title("MS-Mix intensity per modality" if has_intensities else "no intensities (model without MS-Mix)",
                    fontsize=10)
     return figure
 

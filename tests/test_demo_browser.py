@@ -22,11 +22,9 @@ import imageio_ffmpeg
 import pytest
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="demo browser test needs Debian's chromium and chromium-driver on PATH "
-    "(apt-get install -y chromium chromium-driver); not found",
-)
+if CHROMIUM is None or CHROMEDRIVER is None:
+    pytest.skip("demo browser test needs Debian's chromium and chromium-driver on PATH "
+                "(apt-get install -y chromium chromium-driver); not found", allow_module_level=True)
 webdriver = pytest.importorskip("selenium.webdriver", reason="demo browser test needs selenium (the test extra)")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402

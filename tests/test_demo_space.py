@@ -3,14 +3,23 @@ and the push to the local Hub stand-in."""
 
 import importlib.util
 import json
+import os
+import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
+import gradio
 import huggingface_hub.constants
 import pytest
+import torch
 import yaml
 
+import modeling_msmix
+from hub_cards.push import save_model_for_hub
 from hub_cards.space import SPACE_REQUIREMENTS, build_space_files, push_space
+from modeling_msmix.extraction_config import ExtractionConfig
+from trainer.predict import load_sentiment_pipeline
 
 HERE = Path(__file__).parent
 _spec = importlib.util.spec_from_file_location("hub_server", HERE / "hub_server.py")
@@ -34,7 +43,6 @@ def test_space_files_run_the_demo_on_the_model_with_its_remote_code(tmp_path):
     assert (folder / "demo" / "app.py").read_bytes() == (HERE.parent / "demo" / "app.py").read_bytes()
     assert (folder / "requirements.txt").read_text().splitlines() == list(SPACE_REQUIREMENTS)
     meta = front_matter((folder / "README.md").read_text())
-    import gradio
     assert meta["sdk"] == "gradio" and meta["sdk_version"] == gradio.__version__ and meta["app_file"] == "app.py"
     assert meta["models"] == ["someone/tfn-msmix"] and meta["license"] == "apache-2.0"
     assert 'pipeline(model="someone/tfn-msmix", trust_remote_code=True)' in (folder / "README.md").read_text()
@@ -57,16 +65,6 @@ def test_push_space_creates_a_gradio_space_next_to_the_model(tmp_path, monkeypat
 def test_the_space_app_runs_the_models_own_pipeline_in_a_process_without_msmix(tmp_path):
     """The Space folder's demo code on a model folder as ``push_trained_model`` uploads it (with
     ``custom_pipelines``), in a fresh process that cannot import msmix: same sentiment as msmix's pipeline."""
-    import os
-    import subprocess
-    import sysconfig
-
-    import torch
-    import modeling_msmix
-    from hub_cards.push import save_model_for_hub
-    from modeling_msmix.extraction_config import ExtractionConfig
-    from trainer.predict import load_sentiment_pipeline
-
     spec = importlib.util.spec_from_file_location("extraction_fixtures", HERE / "extraction_fixtures.py")
     fixtures = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fixtures)

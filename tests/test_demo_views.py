@@ -1,11 +1,26 @@
 """What the demo page shows, from a pipeline result: numbers, labels, marked face crops, waveform
 envelope, table rows, the clip-length guard and readable errors (no browser here)."""
 
+import importlib.util
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
 import numpy as np
 import pytest
 
 from demo import views
-from demo.app import ClipError, DemoApp, DemoArguments, SentimentModels, build_demo, clip_seconds, readable
+from demo.app import (
+    ClipError,
+    DemoApp,
+    DemoArguments,
+    SentimentModels,
+    build_demo,
+    clip_seconds,
+    launch_options,
+    parse_args,
+    readable,
+)
 
 
 def result(**changes):
@@ -61,8 +76,6 @@ def test_table_rows_hold_rounded_numbers_or_the_error():
 
 
 def test_long_clips_are_refused_before_extraction_and_errors_name_the_file_not_the_upload_folder(tmp_path):
-    import importlib.util
-    from pathlib import Path
     spec = importlib.util.spec_from_file_location("fx", Path(__file__).with_name("extraction_fixtures.py"))
     fixtures = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fixtures)
@@ -82,8 +95,6 @@ def test_page_builds_with_its_inputs_and_outputs():
 
 
 def test_command_line_and_yaml_give_the_same_arguments_and_launch_on_localhost(tmp_path):
-    from demo.app import launch_options, parse_args
-
     args = parse_args(["--model", "runs/tfn/seed-1111", "--port", "7000", "--max_seconds", "30"])
     assert args == DemoArguments(model="runs/tfn/seed-1111", port=7000, max_seconds=30.0)
     (tmp_path / "demo.yaml").write_text("model: runs/tfn/seed-1111\nport: 7000\nmax_seconds: 30\n")
@@ -95,7 +106,6 @@ class StubModels(SentimentModels):
     """Stands in for the pipeline (the browser test runs the real one): a result, or the error it raises."""
 
     def pipeline(self, model):
-        from types import SimpleNamespace
         return SimpleNamespace(model=SimpleNamespace(config=SimpleNamespace(label_min=-3.0, label_max=3.0)))
 
     def analyse_clip(self, model, video, transcript, asr_model=None):
@@ -105,8 +115,6 @@ class StubModels(SentimentModels):
 
 
 def test_several_clips_give_a_row_each_and_one_bad_clip_does_not_stop_the_others(tmp_path):
-    import gradio as gr
-
     page = DemoApp(StubModels(), max_seconds=60)
     clips = [str(tmp_path / "upload" / name) for name in ("a.mp4", "corrupt.mp4", "c.mp4")]
     outputs = page.analyse_many("m", clips, "good\nbad\n", "")
