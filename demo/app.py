@@ -101,9 +101,8 @@ def clip_seconds(path: str) -> float | None:
     return frames / fps
 
 
-def readable(error: Exception, clips: Sequence[str]) -> str:
-    """The error's message with upload folders cut from file paths (the name is what the visitor knows)."""
-    message = str(error).strip() or type(error).__name__
+def readable(message: str, clips: Sequence[str]) -> str:
+    """``message`` with upload folders cut from the clips' paths (the file name is what the visitor knows)."""
     for clip in clips:
         message = message.replace(clip, Path(clip).name)
     return message
@@ -132,7 +131,7 @@ class DemoApp:
         try:
             self.models.pipeline(model)
         except (OSError, ValueError, KeyError) as error:
-            raise gr.Error(html.escape(f"Cannot load model {model}: {readable(error, [])}")) from None
+            raise gr.Error(html.escape(f"Cannot load model {model}: {error}")) from None
         outcomes = []
         for index, (video, transcript) in enumerate(clips):
             name = Path(video).name
@@ -144,9 +143,9 @@ class DemoApp:
             try:
                 result = self.models.analyse_clip(model, self._checked(video), transcript, asr_model)
             except (ValueError, OSError, RuntimeError) as error:
-                outcomes.append((name, None, readable(error, [video])))
+                outcomes.append((name, None, readable(str(error) or type(error).__name__, [video])))
                 continue
-            outcomes.append((name, result, None))
+            outcomes.append((name, {**result, "warnings": [readable(w, [video]) for w in result["warnings"]]}, None))
         progress(1.0, desc="Done")
         return outcomes
 

@@ -12,13 +12,9 @@ from pathlib import Path
 import gradio
 import huggingface_hub.constants
 import pytest
-import torch
 import yaml
 
-import modeling_msmix
-from hub_cards.push import save_model_for_hub
 from hub_cards.space import SPACE_REQUIREMENTS, build_space_files, push_space
-from modeling_msmix.extraction_config import ExtractionConfig
 from trainer.predict import load_sentiment_pipeline
 
 HERE = Path(__file__).parent
@@ -26,6 +22,9 @@ _spec = importlib.util.spec_from_file_location("hub_server", HERE / "hub_server.
 hub_server = importlib.util.module_from_spec(_spec)
 sys.modules.setdefault("hub_server", hub_server)
 _spec.loader.exec_module(hub_server)
+_spec = importlib.util.spec_from_file_location("demo_fixtures", HERE / "demo_fixtures.py")
+demo_fixtures = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(demo_fixtures)
 
 
 def front_matter(readme: str) -> dict:
@@ -65,22 +64,9 @@ def test_push_space_creates_a_gradio_space_next_to_the_model(tmp_path, monkeypat
 def test_the_space_app_runs_the_models_own_pipeline_in_a_process_without_msmix(tmp_path):
     """The Space folder's demo code on a model folder as ``push_trained_model`` uploads it (with
     ``custom_pipelines``), in a fresh process that cannot import msmix: same sentiment as msmix's pipeline."""
-    spec = importlib.util.spec_from_file_location("extraction_fixtures", HERE / "extraction_fixtures.py")
-    fixtures = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fixtures)
-    extractors = fixtures.build_tiny_models(tmp_path / "extractors")
-    config_class, model_class = modeling_msmix.BACKBONES["tfn"]
-    config = config_class(augmentation="msmix", text_hidden_dim=8, text_out_dim=8, audio_hidden_dim=4,
-                          vision_hidden_dim=4, post_fusion_dim=8)
-    extraction = ExtractionConfig(text_model=extractors["text"], audio_model=extractors["audio"],
-                                  vision_model=extractors["vision"], vision_fps=5.0).to_dict()
-    config.apply_dataset_metadata({"dataset_kind": "mosi", "label_min": -3.0, "label_max": 3.0,
-                                   "text_dim": fixtures.TEXT_DIM, "audio_dim": fixtures.AUDIO_DIM,
-                                   "vision_dim": fixtures.VISION_DIM, "extraction": extraction, "source": "test"})
-    torch.manual_seed(0)
-    model_dir = save_model_for_hub(model_class(config).eval(), tmp_path / "model", repo_id="someone/tfn-msmix")
+    model_dir = demo_fixtures.save_tiny_video_model(tmp_path)
     space_dir = build_space_files("someone/tfn-msmix", tmp_path / "space")
-    clip = fixtures.write_talking_clip(tmp_path, "talk", 1.0, seed=4)
+    clip = demo_fixtures.fixtures.write_talking_clip(tmp_path, "talk", 1.0, seed=4)
     transcript = "good music"
     expected = load_sentiment_pipeline(str(model_dir), device="cpu")(str(clip), transcript=transcript)
 

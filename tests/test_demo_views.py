@@ -85,7 +85,7 @@ def test_long_clips_are_refused_before_extraction_and_errors_name_the_file_not_t
     assert clip_seconds(str(tmp_path / "junk.mp4")) is None
     with pytest.raises(ClipError, match=r"^long.avi is 3 s long; this demo takes clips of at most 2 s"):
         DemoApp(SentimentModels(), max_seconds=2.0)._checked(str(clip))
-    assert readable(ValueError(f"{clip}: cannot open"), [str(clip)]) == "long.avi: cannot open"
+    assert readable(f"[unreadable_video] {clip}: no frame", [str(clip)]) == "[unreadable_video] long.avi: no frame"
 
 
 def test_page_builds_with_its_inputs_and_outputs():
