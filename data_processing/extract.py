@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from datasets import Dataset, DatasetDict, Features, Value
 from transformers import AutoConfig, AutoFeatureExtractor, HfArgumentParser
+from transformers.utils.hub import resolve_revision
 
 from modeling_msmix.audio_features import audio_geometry
 from modeling_msmix.extraction_config import ExtractionConfig
@@ -122,13 +123,12 @@ def default_cache_dir(output: str | Path) -> Path:
     return output.parent / f"{output.name}-extraction-cache"
 
 
-def _model_revision(model_config: Any, name_or_path: str) -> str:
-    commit = getattr(model_config, "_commit_hash", None)
-    if commit:
-        return str(commit)
+def _model_revision(name_or_path: str, revision: str | None) -> str:
+    """The commit ``revision`` of the Hub model ``name_or_path`` points to (from the cache when offline),
+    ``local:<folder>`` for a local folder, ``unknown`` when neither can be told."""
     if Path(name_or_path).exists():
         return f"local:{Path(name_or_path).resolve()}"
-    return "unknown"
+    return getattr(resolve_revision(name_or_path, revision), "resolved", None) or "unknown"
 
 
 def describe_models(
@@ -150,7 +150,7 @@ def describe_models(
         name, revision = getattr(config, name_key), getattr(config, revision_key)
         model_configs[modality] = AutoConfig.from_pretrained(name, revision=revision)
         dims[modality] = int(model_configs[modality].hidden_size)
-        resolved = _model_revision(model_configs[modality], name)
+        resolved = _model_revision(name, revision)
         names[modality] = f"{name}@{resolved}"
         if not resolved.startswith("local:") and resolved != "unknown":
             pinned[revision_key] = resolved

@@ -135,11 +135,11 @@ class MultimodalSentimentPipeline(Pipeline):
 
     def _check_processor(self) -> MSMixProcessor:
         if self.processor is None:
-            metadata = getattr(self.model.config, "dataset_metadata", None) or {}
+            source = (getattr(self.model.config, "dataset_metadata", None) or {}).get("source") or "unknown"
             raise ValueError(
                 "this model has no processor (processor_config.json) and its config no dataset_metadata['extraction']: "
-                f"it was trained on features that msmix did not extract (source: {metadata.get('source') or 'unknown'}), "
-                "so a raw video cannot be turned into the same features. Pass processor=MSMixProcessor(extraction=...)."
+                f"it was trained on features that msmix did not extract (source: {source}), so a raw video cannot "
+                "be turned into the same features. Pass processor=MSMixProcessor(extraction=...)."
             )
         if not self._dims_checked:
             expected = {m: int(getattr(self.model.config, f"{m}_dim")) for m in MODALITIES}

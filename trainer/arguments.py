@@ -104,7 +104,7 @@ class MSMixTrainingArguments(TrainingArguments):
     )
     hub_allow_local_extractors: bool = field(
         default=False,
-        metadata={"help": "--push_to_hub even though the extractors are local folders (others cannot featurise videos)"},
+        metadata={"help": "--push_to_hub even though the extractors are local folders (nobody else has them)"},
     )
 
     def __post_init__(self) -> None:

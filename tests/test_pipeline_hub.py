@@ -1,0 +1,92 @@
+"""A model built from extracted media, published with its processor and code, runs anywhere.
+
+``pipeline_hub_client.py`` (a subprocess pointed at the :class:`hub_server.LocalHub` stand-in)
+extracts a dataset from generated videos with extractors named by Hub id, trains on it with
+``trainer/run.py --push_to_hub`` and runs the pipeline in-process on two new videos. Then
+``remote_pipeline_client.py`` runs ``pipeline(model=repo, trust_remote_code=True)`` on the same two
+videos in a fresh ``python -I -S`` process that cannot import msmix: it must find the task, the
+pipeline, the processor and the model in the repository, download the pinned extractors, and give
+the same numbers (to float32 rounding: the same code on the same weights, see test_remote_code.py).
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+_spec = importlib.util.spec_from_file_location("hub_server", HERE / "hub_server.py")
+hub_server = importlib.util.module_from_spec(_spec)
+sys.modules["hub_server"] = hub_server
+_spec.loader.exec_module(hub_server)
+
+REPO = "someone/tfn-msmix-video"
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pipeline_hub")
+    with hub_server.LocalHub() as hub:
+        env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_HUB_DISABLE_XET": "1", "HF_HOME": str(root / "hf"),
+               "HF_TOKEN": "hf_local_test_token", "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0",
+               "OMP_NUM_THREADS": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+               "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
+        done = subprocess.run([sys.executable, str(HERE / "pipeline_hub_client.py"), str(root)], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-4000:]
+        observed = json.loads((root / "observed.json").read_text())
+        (root / "requests.json").write_text(json.dumps(observed["requests"]))
+        workdir = root / "elsewhere"
+        workdir.mkdir()
+        site_dirs = os.pathsep.join(dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]))
+        fresh_env = {k: v for k, v in env.items() if not k.startswith("PYTHON")}
+        fresh_env["HF_HOME"] = str(root / "hf-fresh")
+        fresh = subprocess.run(
+            [sys.executable, "-I", "-S", str(HERE / "remote_pipeline_client.py"), site_dirs,
+             str(root / "requests.json"), REPO],
+            cwd=workdir, env=fresh_env, capture_output=True, text=True, timeout=300,
+        )
+        assert fresh.returncode == 0, fresh.stderr[-4000:]
+    return hub, observed, json.loads(fresh.stdout.strip().splitlines()[-1])
+
+
+def test_the_repository_carries_model_processor_pipeline_code_and_an_honest_card(published):
+    hub, observed, _ = published
+    repo = hub.repo(REPO)
+    assert {"config.json", "model.safetensors", "processor_config.json", "README.md", "modeling_tfn.py",
+            "processing_msmix.py", "pipeline_msmix.py", "sample_extractor.py", "batching.py"} <= set(repo.files)
+    config = json.loads(repo.files["config.json"])
+    assert config["custom_pipelines"]["multimodal-sentiment"]["impl"] == "pipeline_msmix.MultimodalSentimentPipeline"
+    processor = json.loads(repo.files["processor_config.json"])
+    assert processor["auto_map"] == {"AutoProcessor": "processing_msmix.MSMixProcessor"}
+    extraction = processor["extraction"]
+    for modality, repo_id in observed["extractors"].items():
+        assert extraction[f"{modality}_model"] == repo_id
+        assert extraction[f"{modality}_revision"] == hub.repo(repo_id).head  # pinned to the commit loaded
+    card = repo.files["README.md"].decode()
+    assert f'pipeline(model="{REPO}", trust_remote_code=True)' in card
+    assert f"| `seed` | `{observed['weights_seed']}` |" in card
+    assert "/tmp/" not in card and str(Path.home()) + "/" not in card
+
+
+def test_a_fresh_process_without_msmix_runs_the_published_pipeline_with_the_same_numbers(published):
+    _, observed, report = published
+    assert not any(report["findable"].values()) and report["imported"] == []
+    assert report["task"] == "multimodal-sentiment"
+    assert report["pipeline_class"].startswith("transformers_modules.")
+    assert report["processor_class"].startswith("transformers_modules.")
+    assert observed["pipeline_class"] == "modeling_msmix.pipeline_msmix.MultimodalSentimentPipeline"
+    assert report["processor"]["extraction"] == observed["processor"]["extraction"]
+    local, remote = observed["results"], report["results"]
+    assert len(local) == len(remote) == 2
+    assert local[0]["sentiment"] != local[1]["sentiment"]
+    for mine, theirs in zip(local, remote):
+        assert set(theirs) == {"sentiment", "label", "intensities", "warnings"}
+        assert theirs["label"] == mine["label"] and theirs["warnings"] == mine["warnings"]
+        assert theirs["sentiment"] == pytest.approx(mine["sentiment"], abs=1e-6)
+        assert theirs["intensities"] == pytest.approx(mine["intensities"], abs=1e-6)
