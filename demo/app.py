@@ -84,9 +84,13 @@ class SentimentModels:
 
     def analyse_clip(self, model: str, video: str, transcript: str | None,
                      asr_model: str | None = None) -> dict[str, Any]:
-        """The pipeline's result for one clip, with the processor's ``details`` (the model call of the page)."""
-        extra = {"asr_model": asr_model} if asr_model and not transcript else {}
-        return self.pipeline(model)({"video": video, "transcript": transcript}, return_details=True, **extra)
+        """The pipeline's result for one clip, with the processor's ``details`` (the model call of the page).
+
+        A blank transcript is left to ``asr_model`` when one is named.
+        """
+        text = transcript if transcript and transcript.strip() else None
+        extra = {"asr_model": asr_model} if text is None and asr_model else {}
+        return self.pipeline(model)({"video": video, "transcript": text}, return_details=True, **extra)
 
 
 def clip_seconds(path: str) -> float | None:
