@@ -126,3 +126,13 @@ def test_several_clips_give_a_row_each_and_one_bad_clip_does_not_stop_the_others
     with pytest.raises(gr.Error, match="corrupt.mp4: OpenCV cannot open it as a video") as error:
         page.analyse_one("m", clips[1], "hello", "")
     assert str(tmp_path) not in error.value.message
+
+
+def test_a_blank_transcript_is_left_to_the_named_speech_recognition_model():
+    calls = []
+    models = SentimentModels()
+    models._pipelines["m"] = lambda inputs, **kwargs: calls.append((inputs, kwargs))
+    models.analyse_clip("m", "a.mp4", "  ", "tiny-asr")
+    models.analyse_clip("m", "a.mp4", "hello", "tiny-asr")
+    assert calls == [({"video": "a.mp4", "transcript": None}, {"return_details": True, "asr_model": "tiny-asr"}),
+                     ({"video": "a.mp4", "transcript": "hello"}, {"return_details": True})]
