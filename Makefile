@@ -18,4 +18,4 @@ demo: setup
 	$(VENV)/bin/accelerate launch trainer/run.py
 
 test: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -rs tests
