@@ -311,3 +311,18 @@ def test_modality_dropout_setting_round_trips_and_is_checked(tmp_path):
     assert config_class.from_pretrained(tmp_path).modality_dropout == 0.25
     with pytest.raises(ValueError, match="modality_dropout"):
         config_class(modality_dropout=1.0)
+
+
+def test_experiment_adds_averaged_robustness_metrics(tiny_data, tmp_path):
+    from trainer.experiment import main as experiment
+
+    folder, _, _ = tiny_data
+    results = experiment(["--dataset", str(folder), "--backbones", "lmf", "--augmentations", "msmix", "--seeds", "3",
+                          "--num_train_epochs", "1", "--config_overrides", helpers.TINY_LMF + ",modality_dropout=0.2",
+                          "--output_dir", str(tmp_path), "--robustness", "--use_cpu", "--save_strategy", "no",
+                          "--eval_strategy", "no", "--load_best_model_at_end", "false"])
+    summary = results["robustness"]["lmf + msmix"]
+    saved = json.loads((tmp_path / "lmf-msmix" / "seed-3" / "robustness.json").read_text())
+    assert summary["MAE LNLN avg"]["mean"] == pytest.approx(saved["lnln_average"]["MAE"])
+    assert summary["Has0_acc_2 clean"]["mean"] == pytest.approx(results["test"]["lmf + msmix"]["Has0_acc_2"]["mean"])
+    assert "| lmf + msmix |" in (tmp_path / "results.md").read_text().split("Robustness")[1]

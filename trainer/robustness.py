@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from datasets import DatasetDict
 from transformers import AutoModel, HfArgumentParser, TrainingArguments
 from transformers.utils import logging
 
@@ -246,6 +247,30 @@ def averaged_robustness(results: Mapping[str, Any]) -> dict[str, dict[str, float
     return {name: dict(protocol["average"]) for name, protocol in results["protocols"].items() if protocol["average"]}
 
 
+SUMMARY_COLUMNS: dict[str, str] = {
+    "fixed_missing": "fixed missing",
+    "random_modality_missing": "modality p",
+    "random_step_missing": "LNLN avg",
+    "feature_noise": "noise",
+}
+
+
+def summary_metrics(dataset_kind: str) -> tuple[str, str]:
+    """The two metrics a robustness summary shows: MAE and the binary accuracy of the dataset kind."""
+    return ("MAE", "Mult_acc_2" if dataset_kind == "sims" else "Has0_acc_2")
+
+
+def flat_summary(results: Mapping[str, Any]) -> dict[str, float]:
+    """``{"MAE clean": ..., "MAE LNLN avg": ..., "Has0_acc_2 clean": ...}``: clean and per-protocol averages."""
+    flat = {}
+    for metric in summary_metrics(results["dataset_kind"]):
+        flat[f"{metric} clean"] = results["clean"][metric]
+        for name, column in SUMMARY_COLUMNS.items():
+            if results["protocols"].get(name, {}).get("average"):
+                flat[f"{metric} {column}"] = results["protocols"][name]["average"][metric]
+    return flat
+
+
 def load_model(args: RobustnessArguments):
     """The model of ``--model`` in eval mode; a failure names the flag."""
     try:
@@ -254,14 +279,19 @@ def load_model(args: RobustnessArguments):
         raise RobustnessArgumentError(f"--model {args.model!r}: {error}") from error
 
 
-def evaluate_robustness(args: RobustnessArguments, model=None) -> dict[str, Any]:
-    """Run every protocol; on the main process write the three files and print the tables and time."""
+def evaluate_robustness(args: RobustnessArguments, model=None, dataset: DatasetDict | None = None,
+                        print_tables: bool = True) -> dict[str, Any]:
+    """Run every protocol; on the main process write the three files and print the tables and time.
+
+    ``model`` and ``dataset`` (already loaded) replace loading ``args.model`` / ``args.dataset``.
+    """
     started = time.perf_counter()
     model = model if model is not None else load_model(args)
-    try:
-        dataset = load_msa_dataset(args.dataset, args.dataset_config_name)
-    except Exception as error:  # any failure to load names the flag
-        raise RobustnessArgumentError(f"--dataset {args.dataset!r}: {type(error).__name__}: {error}") from error
+    if dataset is None:
+        try:
+            dataset = load_msa_dataset(args.dataset, args.dataset_config_name)
+        except Exception as error:  # any failure to load names the flag
+            raise RobustnessArgumentError(f"--dataset {args.dataset!r}: {type(error).__name__}: {error}") from error
     if args.split not in dataset:
         raise RobustnessArgumentError(f"--split {args.split!r} is not in the dataset (it has {sorted(dataset)})")
     rows = dataset[args.split]
@@ -290,7 +320,7 @@ def evaluate_robustness(args: RobustnessArguments, model=None) -> dict[str, Any]
         output_dir = Path(args.output_dir) if args.output_dir else default_output_dir(args.model)
         markdown = robustness_markdown(results)
         write_robustness(output_dir, results, markdown)
-        print(f"\n{markdown}\n\nrobustness evaluation took {results['wall_seconds']:.1f} s "
+        print(f"\n{markdown}\n" if print_tables else "", f"\nrobustness evaluation took {results['wall_seconds']:.1f} s "
               f"(written to {output_dir})")
     return results
 
