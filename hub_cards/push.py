@@ -18,6 +18,7 @@ from transformers import PreTrainedModel, TrainingArguments
 
 from .dataset_card import build_dataset_card
 from .model_card import build_model_card
+from .robustness_card import add_robustness_from_folder
 
 
 def save_model_for_hub(
@@ -34,7 +35,9 @@ def save_model_for_hub(
 
     That is ``model.safetensors``, ``config.json`` with ``auto_map``, the modeling files
     (copied by ``save_pretrained`` because the classes are registered for the Auto classes) and
-    ``README.md`` (the model card, see :func:`hub_cards.model_card.build_model_card`).
+    ``README.md`` (the model card, see :func:`hub_cards.model_card.build_model_card`). When the
+    model was loaded from a folder holding ``robustness.json`` (``python -m trainer.robustness``),
+    the card gets a Robustness section and the robustness files are copied alongside.
     """
     output_dir = Path(output_dir)
     type(model.config).register_for_auto_class()
@@ -48,6 +51,8 @@ def save_model_for_hub(
         training_args=training_args,
         license=license,
     )
+    card = add_robustness_from_folder(card, getattr(model, "name_or_path", None), output_dir, dataset_id,
+                                      model.config.dataset_kind)
     card.save(output_dir / "README.md")
     return output_dir
 

@@ -56,11 +56,19 @@ def tiny_model(name, metadata, **overrides):
     return model_class(config_class.from_dataset_metadata(metadata, **{**TINY[name], **overrides})).eval()
 
 
-def test_rate_zero_equals_clean_evaluation_and_files_are_reproducible(tiny_data, tmp_path):
+@pytest.fixture(scope="module")
+def evaluated_model(tiny_data, tmp_path_factory):
+    """A tiny LMF saved to a folder and evaluated there by ``trainer.robustness`` (few levels)."""
+    folder, _, metadata = tiny_data
+    model_dir = tmp_path_factory.mktemp("evaluated") / "model"
+    tiny_model("lmf", metadata).save_pretrained(model_dir)
+    return model_dir, evaluate_robustness(RobustnessArguments(model=str(model_dir), dataset=str(folder), **FEW_LEVELS))
+
+
+def test_rate_zero_equals_clean_evaluation_and_files_are_reproducible(tiny_data, evaluated_model, tmp_path):
     folder, dataset, metadata = tiny_data
-    model = tiny_model("lmf", metadata)
-    model.save_pretrained(tmp_path / "model")
-    first = evaluate_robustness(RobustnessArguments(model=str(tmp_path / "model"), dataset=str(folder), **FEW_LEVELS))
+    model_dir, first = evaluated_model
+    model = BACKBONES["lmf"][1].from_pretrained(model_dir).eval()
     step_rows = first["protocols"]["random_step_missing"]["levels"]
     assert step_rows[0]["level"] == 0.0 and step_rows[0]["metrics"] == first["clean"]
     assert step_rows[1]["metrics"] != first["clean"]
@@ -72,19 +80,46 @@ def test_rate_zero_equals_clean_evaluation_and_files_are_reproducible(tiny_data,
     for name, value in first["clean"].items():
         assert evaluated[f"test_{name}"] == pytest.approx(value, rel=0, abs=1e-12)
 
-    written = json.loads((tmp_path / "model" / "robustness.json").read_text())
+    written = json.loads((model_dir / "robustness.json").read_text())
     assert len(written["protocols"]["fixed_missing"]["levels"]) == 6
     assert written["lnln_average"] == pytest.approx(
         {k: np.mean([r["metrics"][k] for r in step_rows]) for k in first["clean"]})
-    markdown = (tmp_path / "model" / "robustness.md").read_text()
+    markdown = (model_dir / "robustness.md").read_text()
     assert markdown.count("| clean |") == 4 and "A+V (T removed)" in markdown and "| -5 dB |" in markdown
-    assert (tmp_path / "model" / "robustness.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (model_dir / "robustness.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     config = tmp_path / "robustness.yaml"
-    config.write_text(f"model: {tmp_path / 'model'}\ndataset: {folder}\noutput_dir: {tmp_path / 'again'}\n"
+    config.write_text(f"model: {model_dir}\ndataset: {folder}\noutput_dir: {tmp_path / 'again'}\n"
                       "modality_missing_rates: [0.5]\nstep_missing_rates: [0.0, 0.9]\nnoise_snr_db: [-5.0]\n")
     second = main([str(config)])
     assert second["protocols"] == first["protocols"] and second["clean"] == first["clean"]
+
+
+def test_model_card_gets_a_robustness_section_and_lnln_model_index_entries(tiny_data, evaluated_model, tmp_path):
+    from huggingface_hub import ModelCard
+
+    from hub_cards.push import save_model_for_hub
+
+    _, _, metadata = tiny_data
+    model_dir, results = evaluated_model
+    model = BACKBONES["lmf"][1].from_pretrained(model_dir)
+    test_metrics = {"MAE": {"mean": 1.1, "std": 0.1, "n": 2}}
+    save_model_for_hub(model, tmp_path / "repo", dataset_id="user/tiny", results={"test": test_metrics})
+    card = ModelCard.load(tmp_path / "repo" / "README.md")
+    assert "## Robustness" in card.text and "### Random step missing" in card.text
+    assert "![metrics against the missing rate and noise](robustness.png)" in card.text
+    assert card.text.count("| clean |") == 4
+    assert (tmp_path / "repo" / "robustness.png").is_file() and (tmp_path / "repo" / "robustness.json").is_file()
+    lnln = {r.metric_name.split(" ")[0]: r for r in card.data.eval_results if "LNLN" in r.metric_name}
+    assert set(lnln) == set(results["clean"]) - {n for n, v in results["lnln_average"].items() if not math.isfinite(v)}
+    assert lnln["MAE"].metric_value == pytest.approx(results["lnln_average"]["MAE"], abs=1e-6)
+    assert lnln["MAE"].dataset_name == "user/tiny" and lnln["MAE"].metric_type == "mae"
+    assert any(r.metric_name == "MAE (mean ± 0.1000 over 2 seeds)" for r in card.data.eval_results)
+
+    fresh = tiny_model("lmf", metadata)  # not loaded from a folder with robustness.json
+    save_model_for_hub(fresh, tmp_path / "plain", dataset_id="user/tiny", results={"test": test_metrics})
+    assert "## Robustness" not in (tmp_path / "plain" / "README.md").read_text()
+    assert not (tmp_path / "plain" / "robustness.png").exists()
 
 
 def test_bad_arguments_name_the_flag(tiny_data, tmp_path):
