@@ -8,8 +8,8 @@ Conventions (those of ``MSMixDataCollator``):
 - **missing modality**: the features are all zero and the mask holds only the first step. That
   is what the collator gives a modality of length 0 (missing at extraction time), and
   ``drop_modality`` gives a dropped one the same: zero features, mask ``[True, False, ...]``
-  (the padded length of the batch is kept, so ``pad_to_max_length`` shapes stay static). ``modality_present`` tells the two
-  apart from a real modality: a modality is present when one of its real steps is non-zero.
+  (the padded length of the batch is kept, so ``pad_to_max_length`` shapes stay static).
+  ``modality_present`` tells the two apart from a real modality: a modality is present when one of its real steps is non-zero.
 - **missing steps** (LNLN's random missing): a masked step is removed from its sequence and
   the steps after it close up, so every mask stays a prefix mask (as packed LSTMs and
   ``last_real_step`` require); a row that loses every step becomes a missing modality.
@@ -90,7 +90,8 @@ def drop_modalities(features: Sequence[torch.Tensor], masks: Sequence[torch.Tens
 
     Returns ``(features, masks, attention_mask)`` (tuples of three, ``attention_mask`` ``None`` if not given).
     """
-    dropped = [drop_modality(feature, mask, keep[:, index]) for index, (feature, mask) in enumerate(zip(features, masks))]
+    dropped = [drop_modality(feature, mask, keep[:, index])
+               for index, (feature, mask) in enumerate(zip(features, masks))]
     if attention_mask is not None:
         attention_mask = drop_tokens(attention_mask, keep[:, 0])
     return tuple(f for f, _ in dropped), tuple(m for _, m in dropped), attention_mask
@@ -145,10 +146,9 @@ def add_noise(features: torch.Tensor, mask: torch.Tensor, seeds: Sequence[int], 
     lengths = mask.sum(dim=1).tolist()
     scale = 10.0 ** (-float(snr_db) / 10.0)
     for row, (seed, length) in enumerate(zip(seeds, lengths)):
-        signal = features[row, :length]
-        power = float(signal.double().pow(2).mean())
+        power = float(features[row, :length].double().pow(2).mean())  # per row: independent of the batch's padding
         if power == 0.0:
             continue
-        noise = torch.randn(signal.shape, generator=_generator(seed, modality), dtype=torch.float64)
-        noisy[row, :length] = (signal.double() + noise * (power * scale) ** 0.5).to(features.dtype)
+        noise = torch.randn((length, features.shape[2]), generator=_generator(seed, modality))
+        noisy[row, :length] += (noise * (power * scale) ** 0.5).to(features.device, features.dtype)
     return noisy

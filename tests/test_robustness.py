@@ -74,8 +74,8 @@ def test_rate_zero_equals_clean_evaluation_and_files_are_reproducible(tiny_data,
     assert step_rows[1]["metrics"] != first["clean"]
 
     # The clean figures are exactly those of the Trainer's evaluation of the saved model.
-    trainer = MSMixTrainer(model=model, args=helpers.tiny_training_args(tmp_path / "eval", per_device_eval_batch_size=128),
-                           data_collator=MSMixDataCollator())
+    args = helpers.tiny_training_args(tmp_path / "eval", per_device_eval_batch_size=128)
+    trainer = MSMixTrainer(model=model, args=args, data_collator=MSMixDataCollator())
     evaluated = trainer.evaluate(dataset["test"].with_format("torch"), metric_key_prefix="test")
     for name, value in first["clean"].items():
         assert evaluated[f"test_{name}"] == pytest.approx(value, rel=0, abs=1e-12)

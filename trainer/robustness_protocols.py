@@ -117,7 +117,8 @@ def protocol_perturbations(seed: int, modality_rates: Sequence[float] = DEFAULT_
     """Every protocol's perturbations, in table order."""
     return {
         "fixed_missing": [Perturbation("fixed_missing", removed=subset, seed=seed) for subset in FIXED_SUBSETS],
-        "random_modality_missing": [Perturbation("random_modality_missing", float(p), seed=seed) for p in modality_rates],
+        "random_modality_missing": [Perturbation("random_modality_missing", float(p), seed=seed)
+                                    for p in modality_rates],
         "random_step_missing": [Perturbation("random_step_missing", float(r), seed=seed) for r in step_rates],
         "feature_noise": [Perturbation("feature_noise", float(s), seed=seed) for s in snr_db],
     }
