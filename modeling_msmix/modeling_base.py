@@ -159,11 +159,13 @@ class MSAPreTrainedModel(PreTrainedModel):
             raise ValueError(f"{type(self).__name__}.encode must return three states with the batch axis first")
         return tuple(states)
 
-    def _modality_dropout(self, features, masks, attention_mask, mix_seed):
+    def _modality_dropout(self, features, masks, input_ids, attention_mask, mix_seed):
         """Drop each modality of each sample with probability ``config.modality_dropout`` (one always kept)."""
         base = int(mix_seed) if mix_seed is not None else int(torch.randint(2**62, (1,)))
         seeds = row_seeds(base, range(features[0].shape[0]), "modality_dropout")
         keep = random_modality_keep(seeds, float(self.config.modality_dropout))
+        if attention_mask is None and getattr(self, "text_encoder", None) is not None and input_ids is not None:
+            attention_mask = torch.ones_like(input_ids)
         return drop_modalities(features, masks, keep, attention_mask)
 
     def _modality_context(self, features, masks, states, input_ids, attention_mask
@@ -211,7 +213,8 @@ class MSAPreTrainedModel(PreTrainedModel):
         features = (text_features, audio_features, vision_features)
         masks = self._check_inputs(features, (text_mask, audio_mask, vision_mask), labels)
         if self.training and self.config.modality_dropout > 0:
-            features, masks, attention_mask = self._modality_dropout(features, masks, attention_mask, mix_seed)
+            features, masks, attention_mask = self._modality_dropout(features, masks, input_ids, attention_mask,
+                                                                    mix_seed)
         states = self._encode_checked(features, masks, input_ids, attention_mask)
         msmix_context = (self._modality_context(features, masks, states, input_ids, attention_mask)
                          if isinstance(self.augmentation, MSMix) else None)

@@ -122,10 +122,14 @@ def test_model_card_gets_a_robustness_section_and_lnln_model_index_entries(tiny_
     assert not (tmp_path / "plain" / "robustness.png").exists()
 
 
-def test_bad_arguments_name_the_flag(tiny_data, tmp_path):
+def test_bad_arguments_name_the_flag(tiny_data, evaluated_model, tmp_path):
     folder, _, _ = tiny_data
     with pytest.raises(SystemExit, match="--model"):
         main(["--model", str(tmp_path / "absent"), "--dataset", str(folder)])
+    with pytest.raises(SystemExit, match="--protocols"):
+        main(["--model", str(evaluated_model[0]), "--dataset", str(folder), "--protocols", "occlusion"])
+    with pytest.raises(SystemExit, match="--split"):
+        main(["--model", str(evaluated_model[0]), "--dataset", str(folder), "--split", "dev"])
 
 
 def rows_of(dataset, count=8):

@@ -39,6 +39,7 @@ from .training_run import (
 )
 from .report import markdown_table, metric_names, summarize_seeds, train_mean_baseline, write_results
 from .robustness import ROBUSTNESS_JSON, RobustnessArguments, evaluate_robustness, flat_summary
+from .robustness_protocols import PROTOCOLS
 
 
 @dataclass
@@ -63,6 +64,8 @@ class ExperimentArguments:
         metadata={"help": "evaluate every run under the robustness protocols (trainer.robustness) and add the "
                   "averaged missing-modality and noise metrics to the comparison"},
     )
+    robustness_protocols: list[str] = field(
+        default_factory=lambda: list(PROTOCOLS), metadata={"help": "the protocols that --robustness runs"})
 
 
 @dataclass
@@ -123,7 +126,8 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
             else:
                 run.update(seed=seed, wall_seconds=None)
             if experiment_args.robustness:
-                run["robustness"] = run_robustness(seed_dir, data, data_args, experiment_args.reuse_finished_runs)
+                run["robustness"] = run_robustness(seed_dir, data, data_args, experiment_args.robustness_protocols,
+                                                   experiment_args.reuse_finished_runs)
             runs[name].append(run)
             if training_args.process_index == 0:
                 print(f"[experiment] {name}, seed {seed}: test MAE {run['test']['MAE']:.3f}, "
@@ -165,14 +169,15 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
     return results
 
 
-def run_robustness(seed_dir: Path, data, data_args: DataArguments, reuse: bool) -> dict[str, float]:
+def run_robustness(seed_dir: Path, data, data_args: DataArguments, protocols: list[str],
+                   reuse: bool) -> dict[str, float]:
     """The clean and averaged robustness metrics of the model in ``seed_dir`` (read back when ``reuse``)."""
     saved = seed_dir / ROBUSTNESS_JSON
     if reuse and saved.is_file():
         return flat_summary(json.loads(saved.read_text()))
     args = RobustnessArguments(model=str(seed_dir), dataset=data_args.dataset, dataset_kind=data.metadata.dataset_kind,
                                max_text_length=data_args.max_text_length, max_audio_length=data_args.max_audio_length,
-                               max_vision_length=data_args.max_vision_length)
+                               max_vision_length=data_args.max_vision_length, protocols=protocols)
     return flat_summary(evaluate_robustness(args, dataset=data.dataset, print_tables=False))
 
 

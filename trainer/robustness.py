@@ -75,6 +75,8 @@ class RobustnessArguments:
     output_dir: str | None = field(
         default=None, metadata={"help": "where the files go (default: the model folder, or robustness/<model id>)"})
     seed: int = field(default=1111, metadata={"help": "seed of every protocol's per-sample draws"})
+    protocols: list[str] = field(default_factory=lambda: list(PROTOCOLS), metadata={
+        "help": "protocols to run: fixed_missing, random_modality_missing, random_step_missing, feature_noise"})
     modality_missing_rates: list[float] = field(default_factory=lambda: list(DEFAULT_MODALITY_RATES),
                                                 metadata={"help": "p of random modality missing"})
     step_missing_rates: list[float] = field(default_factory=lambda: list(DEFAULT_STEP_RATES),
@@ -321,8 +323,12 @@ def evaluate_robustness(args: RobustnessArguments, model=None, dataset: DatasetD
     collator = MSMixDataCollator(max_text_length=args.max_text_length, max_audio_length=args.max_audio_length,
                                  max_vision_length=args.max_vision_length, return_mix_seed=False)
     evaluator = RobustnessEvaluator(model, rows.with_format("torch"), collator, kind, args.per_device_eval_batch_size)
+    unknown = sorted(set(args.protocols) - set(PROTOCOLS))
+    if unknown:
+        raise RobustnessArgumentError(f"--protocols {unknown} are not among {list(PROTOCOLS)}")
     perturbations = protocol_perturbations(args.seed, args.modality_missing_rates, args.step_missing_rates,
                                            args.noise_snr_db)
+    perturbations = {name: levels for name, levels in perturbations.items() if name in args.protocols}
     results = {
         "model": args.model,
         "dataset": args.dataset,
