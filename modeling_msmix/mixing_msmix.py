@@ -8,6 +8,10 @@ tokens, |I| is normalised in every path, no sample is paired with itself, R come
 range, and one pairing is shared by all modalities. ``reference_mode`` reproduces the
 reference 2-D arithmetic: R = 3, candidates in the reference's order (row-major for the
 threshold candidates, best-first for the fallback), one ``randperm`` over them, then the Beta draw.
+
+Beyond SPEC: given step masks of 3-D states, SIG attends over and averages only real steps and
+SASS zeroes padded steps before flattening; given which samples have which modality, a missing
+modality's intensity is not used (see ``MSMix.forward``).
 """
 
 import torch
