@@ -20,6 +20,7 @@ from modeling_msmix import TASK, MSMixProcessor, MultimodalSentimentPipeline
 
 from .dataset_card import build_dataset_card
 from .model_card import build_model_card
+from .robustness_card import add_robustness_from_folder
 
 
 class HubAccessError(RuntimeError):
@@ -78,6 +79,8 @@ def save_model_for_hub(
     ``processor_config.json`` with the processing code, and the pipeline code with
     ``custom_pipelines`` in ``config.json`` (``Pipeline.save_pretrained``), so that
     ``pipeline(model=repo_id, trust_remote_code=True)`` runs on videos without msmix.
+    When the model was loaded from a folder holding ``robustness.json`` (``python -m trainer.robustness``),
+    the card gets a Robustness section and the robustness files are copied alongside.
     """
     output_dir = Path(output_dir)
     type(model.config).register_for_auto_class()
@@ -96,6 +99,8 @@ def save_model_for_hub(
         training_args=training_args,
         license=license,
     )
+    card = add_robustness_from_folder(card, getattr(model, "name_or_path", None), output_dir, dataset_id,
+                                      model.config.dataset_kind)
     card.save(output_dir / "README.md")
     return output_dir
 

@@ -47,6 +47,8 @@ class MSAConfig(PretrainedConfig):
         reference_mode: reproduce the reference arithmetic (R = 3, candidate order and draws).
         sig_num_heads: attention heads of each SIG intensity predictor.
         advmixup_epsilon: size of AdvMixUp's adversarial step, relative to each state's RMS.
+        modality_dropout: in training, drop each modality of each sample with this probability
+            (at least one kept), as a modality missing at extraction; drawn from ``mix_seed``.
     """
 
     model_type = "msmix_base"
@@ -70,6 +72,7 @@ class MSAConfig(PretrainedConfig):
     reference_mode: bool = False
     sig_num_heads: int = 4
     advmixup_epsilon: float | int = 0.1
+    modality_dropout: float | int = 0.0
 
     def __post_init__(self, **kwargs: Any) -> None:
         super().__post_init__(**kwargs)
@@ -98,6 +101,8 @@ class MSAConfig(PretrainedConfig):
         for name in ("mixed_loss_weight", "sal_weight", "advmixup_epsilon"):
             if float(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)!r}")
+        if not 0.0 <= float(self.modality_dropout) < 1.0:
+            raise ValueError(f"modality_dropout must lie in [0, 1), got {self.modality_dropout!r}")
         if self.dataset_metadata is not None and not isinstance(self.dataset_metadata, Mapping):
             raise ValueError(f"dataset_metadata must be a dict or None, got {type(self.dataset_metadata).__name__}")
 

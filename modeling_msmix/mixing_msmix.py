@@ -8,6 +8,10 @@ tokens, |I| is normalised in every path, no sample is paired with itself, R come
 range, and one pairing is shared by all modalities. ``reference_mode`` reproduces the
 reference 2-D arithmetic: R = 3, candidates in the reference's order (row-major for the
 threshold candidates, best-first for the fallback), one ``randperm`` over them, then the Beta draw.
+
+Beyond SPEC: given step masks of 3-D states, SIG attends over and averages only real steps and
+SASS zeroes padded steps before flattening; given which samples have which modality, a missing
+modality's intensity is not used (see ``MSMix.forward``).
 """
 
 import torch
@@ -21,6 +25,9 @@ SIG_REDUCED_DIM = 1024
 SIG_INTENSITY_SCALE = 3.0
 PROBABILITY_FLOOR = 1e-8
 EQUAL_SIMILARITY_TOLERANCE = 1e-6
+MASKED_LOGIT = -1e4
+NEUTRAL_RATIO = 0.5
+StepMasks = tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None] | None
 
 
 class IntensityPredictor(nn.Module):
@@ -41,25 +48,47 @@ class IntensityPredictor(nn.Module):
         self.norm = nn.LayerNorm(width)
         self.head = nn.Linear(width, 1)
 
-    def forward(self, state: torch.Tensor) -> torch.Tensor:
+    def forward(self, state: torch.Tensor, step_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Intensities [B]; ``step_mask`` [B, T] (True on real steps) keeps padded steps of a 3-D state
+        out of the attention keys and the mean."""
         tokens = state.unsqueeze(1) if state.dim() == 2 else state
         if self.reduce is not None:
             tokens = self.reduce(tokens)
         if self.padding:
             tokens = F.pad(tokens, (0, self.padding))
-        attended, _ = self.attention(tokens, tokens, tokens, need_weights=False)
-        hidden = self.norm(attended + tokens)
-        return SIG_INTENSITY_SCALE * torch.tanh(self.head(hidden.mean(dim=1))).squeeze(-1)
+        if step_mask is None or state.dim() == 2:
+            attended, _ = self.attention(tokens, tokens, tokens, need_weights=False)
+            pooled = self.norm(attended + tokens).mean(dim=1)
+        else:
+            attended, _ = self.attention(tokens, tokens, tokens, key_padding_mask=~step_mask, need_weights=False)
+            weights = step_mask.unsqueeze(-1).to(tokens.dtype)
+            pooled = (self.norm(attended + tokens) * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1.0)
+        return SIG_INTENSITY_SCALE * torch.tanh(self.head(pooled)).squeeze(-1)
 
 
-def modality_similarity(states: States) -> torch.Tensor:
-    """S = (1/3) sum_m N(z_m) N(z_m)^T with N the L2 normalisation of each flattened sample."""
-    total = None
-    for state in states:
+def modality_similarity(states: States, step_masks: StepMasks = None, present: torch.Tensor | None = None
+                        ) -> torch.Tensor:
+    """S = (1/3) sum_m N(z_m) N(z_m)^T with N the L2 normalisation of each flattened sample.
+
+    ``step_masks`` (per modality [B, T] or ``None``) zero the padded steps of 3-D states before
+    flattening. With ``present`` [B, 3], S[i, j] averages only the modalities both samples have,
+    and a pair sharing none gets -1, the lowest cosine.
+    """
+    total, shared = None, None
+    for index, state in enumerate(states):
+        mask = None if step_masks is None else step_masks[index]
+        if mask is not None and state.dim() == 3:
+            state = state * mask.unsqueeze(-1).to(state.dtype)
         unit = F.normalize(state.reshape(state.shape[0], -1).float(), dim=1)
         term = unit @ unit.T
+        if present is not None:
+            both = (present[:, index, None] & present[None, :, index]).float()
+            term = term * both
+            shared = both if shared is None else shared + both
         total = term if total is None else total + term
-    return total / len(states)
+    if present is None:
+        return total / len(states)
+    return torch.where(shared > 0, total / shared.clamp_min(1.0), torch.full_like(total, -1.0))
 
 
 def normalise_similarity(similarity: torch.Tensor) -> torch.Tensor:
@@ -74,9 +103,14 @@ def normalise_similarity(similarity: torch.Tensor) -> torch.Tensor:
     return scaled.masked_fill(~off_diagonal, 0.0)
 
 
-def minmax_batch(values: torch.Tensor) -> torch.Tensor:
-    """(v - min) / (max - min) over the batch; all zeros when the values are all equal."""
-    low, high = values.min(), values.max()
+def minmax_batch(values: torch.Tensor, present: torch.Tensor | None = None) -> torch.Tensor:
+    """(v - min) / (max - min) over the batch (over the ``present`` rows only); all zeros when all equal."""
+    if present is None:
+        low, high = values.min(), values.max()
+    else:
+        any_present = present.any()
+        low = torch.where(any_present, values.masked_fill(~present, float("inf")).min(), values.new_zeros(()))
+        high = torch.where(any_present, values.masked_fill(~present, float("-inf")).max(), values.new_zeros(()))
     spread = high - low
     return torch.where(spread > 0, (values - low) / spread.clamp_min(1e-30), torch.zeros_like(values))
 
@@ -92,13 +126,33 @@ def batch_distribution(values: torch.Tensor, label_scale: float) -> torch.Tensor
     return torch.softmax(values.abs() / label_scale, dim=0) + PROBABILITY_FLOOR
 
 
-def sentiment_alignment_loss(intensities: torch.Tensor, labels: torch.Tensor, label_scale: float) -> torch.Tensor:
-    """SAL = sum_m KL(P(y) || P(I_m)) / B for intensities [B, 3] and labels [B]."""
-    target = batch_distribution(labels.reshape(-1), label_scale)
+def sentiment_alignment_loss(intensities: torch.Tensor, labels: torch.Tensor, label_scale: float,
+                             present: torch.Tensor | None = None) -> torch.Tensor:
+    """SAL = sum_m KL(P(y) || P(I_m)) / B for intensities [B, 3] and labels [B].
+
+    With ``present`` [B, 3], modality m's term compares the two distributions over the samples
+    that have m only (softmax and mean over them); a modality no sample has adds 0.
+    """
+    labels = labels.reshape(-1)
+    if present is None:
+        target = batch_distribution(labels, label_scale)
+        total = intensities.new_zeros(())
+        for column in intensities.unbind(dim=1):
+            total = total + F.kl_div(batch_distribution(column, label_scale).log(), target, reduction="batchmean")
+        return total
     total = intensities.new_zeros(())
-    for column in intensities.unbind(dim=1):
-        total = total + F.kl_div(batch_distribution(column, label_scale).log(), target, reduction="batchmean")
+    for column, rows in zip(intensities.unbind(dim=1), present.unbind(dim=1)):
+        target = masked_batch_distribution(labels, rows, label_scale)
+        predicted = masked_batch_distribution(column, rows, label_scale)
+        pointwise = F.kl_div(predicted.log(), target, reduction="none") * rows.to(target.dtype)
+        total = total + pointwise.sum() / rows.sum().clamp_min(1).to(target.dtype)
     return total
+
+
+def masked_batch_distribution(values: torch.Tensor, rows: torch.Tensor, label_scale: float) -> torch.Tensor:
+    """``batch_distribution`` over the ``rows`` [B] that are True (the others get 1e-8 and no mass)."""
+    logits = (values.abs() / label_scale).masked_fill(~rows, MASKED_LOGIT)
+    return torch.softmax(logits, dim=0) + PROBABILITY_FLOOR
 
 
 def same_polarity(labels: torch.Tensor) -> torch.Tensor:
@@ -189,18 +243,40 @@ class MSMix(MixingModule):
         self.selector = PartnerSelector(float(threshold), polarity_aware, reference_mode)
         self.predictors = nn.ModuleList(IntensityPredictor(dim, num_heads) for dim in state_dims)
 
-    def intensities(self, states: States) -> torch.Tensor:
-        """SIG intensities [B, 3] (t, a, v), each in (-3, 3)."""
-        return torch.stack([predictor(state) for predictor, state in zip(self.predictors, states)], dim=1)
+    def intensities(self, states: States, step_masks: StepMasks = None,
+                    present: torch.Tensor | None = None) -> torch.Tensor:
+        """SIG intensities [B, 3] (t, a, v), each in (-3, 3); 0 where ``present`` [B, 3] is False."""
+        masks = step_masks if step_masks is not None else (None, None, None)
+        intensities = torch.stack([predictor(state, mask) for predictor, state, mask in
+                                   zip(self.predictors, states, masks)], dim=1)
+        return intensities if present is None else intensities * present.to(intensities.dtype)
 
-    def forward(self, states: States, labels: torch.Tensor, draws: RandomDraws) -> MixResult:
+    def forward(self, states: States, labels: torch.Tensor, draws: RandomDraws, step_masks: StepMasks = None,
+                present: torch.Tensor | None = None) -> MixResult:
+        """Mix a batch. ``step_masks``: per modality [B, T] masks of 3-D states (None: no padding);
+        ``present`` [B, 3]: which samples have which modality (None: all).
+
+        A missing modality carries no sentiment evidence, so MS-Mix does not use its intensity:
+        SIG's I_m is set to 0 for it (and so reported); SASS averages the similarity over the
+        modalities both samples have (-1 for a pair sharing none); w_m is min-max normalised over
+        the samples that have m, and lam_adapt_m of a pair where either partner lacks m is 0.5
+        (lam_m = (lam_base + 0.5) / 2, what equal intensities give); SAL compares P(y) and
+        P(I_m) over the samples that have m. With every modality present and no step masks,
+        this is SPEC section 4 unchanged.
+        """
         labels = labels.reshape(-1, 1)
-        intensities = self.intensities(states)
-        similarity = normalise_similarity(modality_similarity(states))
+        intensities = self.intensities(states, step_masks, present)
+        similarity = normalise_similarity(modality_similarity(states, step_masks, present))
         index1, index2 = self.selector.select(similarity, labels, self.mix_count(labels.shape[0]), draws)
         base = draws.beta(self.alpha, index1.shape[0]).to(intensities.dtype)
-        lambdas = tuple((base + adaptive_ratio(minmax_batch(column.abs()), index1, index2)) / 2
-                        for column in intensities.unbind(dim=1))
+        lambdas = []
+        for modality, column in enumerate(intensities.unbind(dim=1)):
+            rows = None if present is None else present[:, modality]
+            ratio = adaptive_ratio(minmax_batch(column.abs(), rows), index1, index2)
+            if rows is not None:
+                ratio = torch.where(rows[index1] & rows[index2], ratio, torch.full_like(ratio, NEUTRAL_RATIO))
+            lambdas.append((base + ratio) / 2)
+        lambdas = tuple(lambdas)
         label_lambda = sum(lambdas) / 3
         mixed_labels = broadcast_rows(label_lambda, labels) * labels[index1] + (
             1 - broadcast_rows(label_lambda, labels)) * labels[index2]
@@ -210,6 +286,6 @@ class MSMix(MixingModule):
             index1=index1,
             index2=index2,
             label_lambda=label_lambda,
-            extra_loss=sentiment_alignment_loss(intensities, labels, self.label_scale),
+            extra_loss=sentiment_alignment_loss(intensities, labels, self.label_scale, present),
             intensities=intensities,
         )

@@ -10,7 +10,10 @@ Its ``__init__`` builds its layers, calls ``self.setup_augmentation((d_t, d_a, d
 last dims of its states, then ``self.post_init()``. The forward here encodes; in training mode
 with labels, B >= 2 and an augmentation configured it mixes the states (MS-Mix or a baseline),
 fuses the originals and the mixed rows in one pass, and adds the task, mixed, SAL and auxiliary
-losses. Evaluation never mixes.
+losses. Evaluation never mixes. With ``modality_dropout`` > 0, training first drops whole
+modalities per sample (``modality_masks``; seeded from ``mix_seed``), as for a modality missing
+at extraction time. MS-Mix receives which samples have which modality and, for backbones with
+``sequence_states``, the step masks of the 3-D states, so that SIG and SASS ignore padding.
 """
 
 import json
@@ -27,7 +30,8 @@ from transformers.utils import ModelOutput
 from .configuration_base import MSAConfig
 from .mixing_base import MixResult, RandomDraws, States
 from .mixing_factory import build_augmentation
-from .mixing_msmix import MSMix
+from .mixing_msmix import MSMix, StepMasks
+from .modality_masks import drop_modalities, modality_present, random_modality_keep, row_seeds
 
 MODALITY_NAMES = ("text", "audio", "vision")
 
@@ -76,6 +80,8 @@ class MSAPreTrainedModel(PreTrainedModel):
     base_model_prefix = "msa"
     main_input_name = "text_features"
     accepts_loss_kwargs = False
+    sequence_states = False
+    """True when ``encode`` returns 3-D states step-aligned with the inputs (padded where the inputs are)."""
 
     def __init__(self, config: MSAConfig):
         super().__init__(config)
@@ -190,6 +196,27 @@ class MSAPreTrainedModel(PreTrainedModel):
             raise ValueError(f"{type(self).__name__}.encode must return three states with the batch axis first")
         return tuple(states)
 
+    def _modality_dropout(self, features, masks, input_ids, attention_mask, mix_seed):
+        """Drop each modality of each sample with probability ``config.modality_dropout`` (one always kept)."""
+        base = int(mix_seed) if mix_seed is not None else int(torch.randint(2**62, (1,)))
+        seeds = row_seeds(base, range(features[0].shape[0]), "modality_dropout")
+        keep = random_modality_keep(seeds, float(self.config.modality_dropout))
+        if attention_mask is None and getattr(self, "text_encoder", None) is not None and input_ids is not None:
+            attention_mask = torch.ones_like(input_ids)
+        return drop_modalities(features, masks, keep, attention_mask)
+
+    def _modality_context(self, features, masks, states, input_ids, attention_mask
+                          ) -> tuple[StepMasks, torch.Tensor]:
+        """(step masks of the states or None, ``present`` [B, 3]) for MS-Mix."""
+        present = [modality_present(feature, mask) for feature, mask in zip(features, masks)]
+        if getattr(self, "text_encoder", None) is not None and input_ids is not None and attention_mask is not None:
+            present[0] = attention_mask[:, 1:].bool().any(dim=1)
+        step_masks = None
+        if self.sequence_states:
+            step_masks = tuple(mask if state.dim() == 3 and state.shape[1] == mask.shape[1] else None
+                               for state, mask in zip(states, masks))
+        return step_masks, torch.stack(present, dim=1)
+
     def _adversarial_states(self, mix: MixResult, labels: torch.Tensor, loss_fn) -> MixResult:
         """Apply a gradient-based perturbation to the mixed states (AdvMixUp)."""
         leaves = tuple(state.detach().requires_grad_(True) for state in mix.mixed_states)
@@ -222,7 +249,12 @@ class MSAPreTrainedModel(PreTrainedModel):
         """
         features = (text_features, audio_features, vision_features)
         masks = self._check_inputs(features, (text_mask, audio_mask, vision_mask), labels)
+        if self.training and self.config.modality_dropout > 0:
+            features, masks, attention_mask = self._modality_dropout(features, masks, input_ids, attention_mask,
+                                                                    mix_seed)
         states = self._encode_checked(features, masks, input_ids, attention_mask)
+        msmix_context = (self._modality_context(features, masks, states, input_ids, attention_mask)
+                         if isinstance(self.augmentation, MSMix) else None)
         batch_size = text_features.shape[0]
         targets = labels.reshape(-1).to(states[0].dtype) if labels is not None else None
         loss_fn = regression_loss(self.config.loss_type)
@@ -230,7 +262,10 @@ class MSAPreTrainedModel(PreTrainedModel):
         mix = None
         if self.training and self.augmentation is not None and targets is not None and batch_size >= 2:
             draws = RandomDraws(mix_generator(mix_seed, text_features.device), text_features.device)
-            mix = self.augmentation(states, targets, draws)
+            if msmix_context is not None:
+                mix = self.augmentation(states, targets, draws, *msmix_context)
+            else:
+                mix = self.augmentation(states, targets, draws)
             if self.augmentation.needs_loss_gradient:
                 mix = self._adversarial_states(mix, targets, loss_fn)
             fuse_inputs = tuple(torch.cat([state, mixed]) for state, mixed in zip(states, mix.mixed_states))
@@ -242,8 +277,8 @@ class MSAPreTrainedModel(PreTrainedModel):
         intensities = None
         if mix is not None and mix.intensities is not None:
             intensities = mix.intensities
-        elif isinstance(self.augmentation, MSMix):
-            intensities = self.augmentation.intensities(states)
+        elif msmix_context is not None:
+            intensities = self.augmentation.intensities(states, *msmix_context)
 
         loss, loss_parts = None, None
         if targets is not None:
@@ -284,4 +319,6 @@ class MSAPreTrainedModel(PreTrainedModel):
             raise ValueError(f"intensities need augmentation='msmix', this model has {self.config.augmentation!r}")
         features = (text_features, audio_features, vision_features)
         masks = self._check_inputs(features, (text_mask, audio_mask, vision_mask), None)
-        return self.augmentation.intensities(self._encode_checked(features, masks, input_ids, attention_mask))
+        states = self._encode_checked(features, masks, input_ids, attention_mask)
+        return self.augmentation.intensities(
+            states, *self._modality_context(features, masks, states, input_ids, attention_mask))

@@ -31,6 +31,7 @@ class MulTModel(MSAPreTrainedModel):
     """MulT for sentiment regression; mixing acts on the convolution-projected sequences."""
 
     config_class = MulTConfig
+    sequence_states = True
 
     def __init__(self, config: MulTConfig):
         super().__init__(config)

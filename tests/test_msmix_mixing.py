@@ -190,7 +190,7 @@ def test_minmax_and_adaptive_ratio_by_hand():
 
 def scripted_msmix(states, beta=(0.4, 0.6)) -> MixResult:
     module = MSMix((2, 2, 2), label_scale=3.0)
-    module.intensities = lambda _: INTENSITIES
+    module.intensities = lambda *_: INTENSITIES
     module.selector.select = lambda *args: (torch.tensor([0, 2]), torch.tensor([1, 3]))
     return module(states, LABELS, ScriptedDraws(beta=torch.tensor(beta)))
 

@@ -10,11 +10,15 @@ setting) and ``results.md`` (the paper-style table, with the gain of each augmen
 ``none`` on the same backbone) into ``output_dir`` and prints the table. All settings are
 checked against the data before the first run starts. Training options are those of
 ``trainer/run.py`` (``TrainingArguments`` and the data arguments); the defaults here are
-smaller (fewer epochs) so that the comparison fits on a CPU.
+smaller (fewer epochs) so that the comparison fits on a CPU. With ``--robustness`` every run's
+model also goes through ``trainer.robustness`` (its files land in the seed folder), and a second
+table shows clean test metrics next to each protocol's average (fixed missing, random modality
+missing, LNLN's step-missing average, feature noise), mean ± std over seeds.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,6 +38,8 @@ from .training_run import (
     train_one_seed,
 )
 from .report import markdown_table, metric_names, summarize_seeds, train_mean_baseline, write_results
+from .robustness import ROBUSTNESS_JSON, RobustnessArguments, evaluate_robustness, flat_summary
+from .robustness_protocols import PROTOCOLS
 
 
 @dataclass
@@ -53,6 +59,13 @@ class ExperimentArguments:
         metadata={"help": "read the results of runs whose folder holds a finished run instead of training them again "
                   "(to finish an interrupted experiment, or to build one table from partial invocations)"},
     )
+    robustness: bool = field(
+        default=False,
+        metadata={"help": "evaluate every run under the robustness protocols (trainer.robustness) and add the "
+                  "averaged missing-modality and noise metrics to the comparison"},
+    )
+    robustness_protocols: list[str] = field(
+        default_factory=lambda: list(PROTOCOLS), metadata={"help": "the protocols that --robustness runs"})
 
 
 @dataclass
@@ -112,6 +125,9 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
                 run["wall_seconds"] = time.perf_counter() - started
             else:
                 run.update(seed=seed, wall_seconds=None)
+            if experiment_args.robustness:
+                run["robustness"] = run_robustness(seed_dir, data, data_args, experiment_args.robustness_protocols,
+                                                   experiment_args.reuse_finished_runs)
             runs[name].append(run)
             if training_args.process_index == 0:
                 print(f"[experiment] {name}, seed {seed}: test MAE {run['test']['MAE']:.3f}, "
@@ -132,6 +148,9 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
         "gains_over_none": gains_over_none(summaries, experiment_args.backbones, experiment_args.augmentations, metrics),
         "runs": runs,
     }
+    if experiment_args.robustness:
+        results["robustness"] = {name: summarize_seeds([run["robustness"] for run in setting_runs])
+                                 for name, setting_runs in runs.items()}
     if training_args.process_index == 0:
         parts = [
             f"Test split, mean ± std over seeds {training_args.run_seeds} (dataset {data_args.dataset!r}).",
@@ -140,10 +159,26 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
         if results["gains_over_none"]:
             parts += ["Gain over no augmentation (difference of means; lower is better for loss and MAE):",
                       markdown_table(results["gains_over_none"], metrics)]
+        if experiment_args.robustness:
+            columns = tuple(next(iter(results["robustness"].values())))
+            parts += ["Robustness (test split): clean metrics and each protocol's average over its levels "
+                      "(trainer.robustness):", markdown_table(results["robustness"], columns)]
         markdown = "\n\n".join(parts)
         write_results(output_dir, results, markdown)
         print(f"\n{markdown}\n\n(written to {output_dir})")
     return results
+
+
+def run_robustness(seed_dir: Path, data, data_args: DataArguments, protocols: list[str],
+                   reuse: bool) -> dict[str, float]:
+    """The clean and averaged robustness metrics of the model in ``seed_dir`` (read back when ``reuse``)."""
+    saved = seed_dir / ROBUSTNESS_JSON
+    if reuse and saved.is_file():
+        return flat_summary(json.loads(saved.read_text()))
+    args = RobustnessArguments(model=str(seed_dir), dataset=data_args.dataset, dataset_kind=data.metadata.dataset_kind,
+                               max_text_length=data_args.max_text_length, max_audio_length=data_args.max_audio_length,
+                               max_vision_length=data_args.max_vision_length, protocols=protocols)
+    return flat_summary(evaluate_robustness(args, dataset=data.dataset, print_tables=False))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
