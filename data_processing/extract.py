@@ -41,6 +41,7 @@ from datasets import Dataset, DatasetDict, Features, Value
 from transformers import AutoConfig, AutoFeatureExtractor, HfArgumentParser
 
 from .audio_features import audio_geometry
+from .cli import parse_cli
 from .error_report import ERROR, ExtractionReport, Issue
 from .extraction_cache import SampleCache, sample_key
 from .extraction_config import ExtractionConfig
@@ -360,7 +361,7 @@ def run_extraction(args: RunArguments, config: ExtractionConfig) -> DatasetDict:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m data_processing.extract``; returns the exit status."""
     try:
-        args, config = HfArgumentParser((RunArguments, ExtractionConfig)).parse_args_into_dataclasses(args=argv)
+        args, config = parse_cli(HfArgumentParser((RunArguments, ExtractionConfig)), argv)
         run_extraction(args, config)
     except (ExtractionFailed, ValueError) as error:  # ValueError: a bad manifest or setting, said in the message
         print(f"error: {error}", file=sys.stderr)

@@ -28,6 +28,7 @@ import numpy as np
 from datasets import DatasetDict
 from transformers import HfArgumentParser
 
+from .cli import parse_cli
 from .schema import LABEL_RANGES, MSAMetadata, attach_metadata, clean_non_finite, msa_features, rows_to_dataset
 
 logger = logging.getLogger(__name__)
@@ -261,7 +262,7 @@ class ImportArguments:
 
 def main(argv: list[str] | None = None) -> None:
     """Import a pickle and save it with ``save_to_disk``."""
-    (args,) = HfArgumentParser(ImportArguments).parse_args_into_dataclasses(args=argv)
+    (args,) = parse_cli(HfArgumentParser(ImportArguments), argv)
     dataset = import_mmsa_pickle(args.path, args.dataset_kind)
     dataset.save_to_disk(args.output_dir)
     print(dataset)

@@ -24,6 +24,7 @@ import numpy as np
 from datasets import DatasetDict
 from transformers import HfArgumentParser
 
+from .cli import parse_cli
 from .schema import (
     LABEL_RANGES,
     MODALITIES,
@@ -179,7 +180,7 @@ class ManifestImportArguments:
 
 def main(argv: list[str] | None = None) -> None:
     """Import a manifest and save it with ``save_to_disk``."""
-    (args,) = HfArgumentParser(ManifestImportArguments).parse_args_into_dataclasses(args=argv)
+    (args,) = parse_cli(HfArgumentParser(ManifestImportArguments), argv)
     dataset = import_npy_manifest(args.manifest, args.dataset_kind)
     dataset.save_to_disk(args.output_dir)
     print(dataset)

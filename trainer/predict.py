@@ -23,6 +23,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
+from data_processing.cli import parse_cli
+
 from .sentiment_pipeline import load_sentiment_pipeline
 
 
@@ -58,7 +60,7 @@ def find_transcripts(videos: list[str], transcripts: list[str] | None) -> list[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    (args,) = HfArgumentParser(PredictArguments).parse_args_into_dataclasses(args=argv)
+    (args,) = parse_cli(HfArgumentParser(PredictArguments), argv)
     texts = find_transcripts(args.videos, args.transcripts)
     missing = [video for video, text in zip(args.videos, texts) if text is None]
     if missing and args.asr_model is None:

@@ -38,6 +38,7 @@ import numpy as np
 from transformers import HfArgumentParser
 from transformers.utils import logging
 
+from data_processing.cli import parse_cli
 from trainer.arguments import DataArguments, ModelArguments, MSMixTrainingArguments
 from trainer.training_run import (
     RunArgumentError,
@@ -132,11 +133,8 @@ def run(data_args: DataArguments, model_args: ModelArguments, training_args: MSM
 
 
 def parse_arguments(argv: list[str] | None) -> tuple[DataArguments, ModelArguments, MSMixTrainingArguments]:
-    """Parse the command line, or a single ``.json`` file holding the same keys."""
-    parser = HfArgumentParser((DataArguments, ModelArguments, MSMixTrainingArguments))
-    if argv and len(argv) == 1 and argv[0].endswith(".json"):
-        return parser.parse_json_file(json_file=argv[0])
-    return parser.parse_args_into_dataclasses(args=argv)
+    """Parse ``[recipe.yaml | args.json] [--flag value ...]``; flags override the file."""
+    return parse_cli(HfArgumentParser((DataArguments, ModelArguments, MSMixTrainingArguments)), argv)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
