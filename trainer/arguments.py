@@ -95,7 +95,10 @@ class MSMixTrainingArguments(TrainingArguments):
     save_total_limit: int | None = field(default=1, metadata={"help": "checkpoints kept besides the best one"})
     load_best_model_at_end: bool = field(default=True, metadata={"help": "reload the best checkpoint at the end"})
     metric_for_best_model: str | None = field(
-        default="loss", metadata={"help": "validation metric that selects the best model (loss, MAE, Corr, ...)"}
+        default="MAE",
+        metadata={"help": "validation metric that selects the best model (MAE, Corr, loss, ...); the metrics are computed "
+                  "on the predictions gathered from all processes, so MAE selects the same epoch with any number of "
+                  "processes (the loss is a mean of per-process batch losses)"},
     )
     logging_steps: float = field(default=10, metadata={"help": "log the loss and its parts every N steps"})
     remove_unused_columns: bool = field(default=False, metadata={"help": "must stay False for the msmix collator"})

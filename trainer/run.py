@@ -1,7 +1,7 @@
 """Train an msmix model with ``transformers.Trainer``: ``accelerate launch trainer/run.py [options]``.
 
 With no options it trains the default backbone (LMF) with MS-Mix on the built-in default
-dataset, selects the best epoch by the validation loss, and prints the test metrics next to
+dataset, selects the best epoch by the validation MAE, and prints the test metrics next to
 those of predicting the training mean. Options are ``TrainingArguments`` plus:
 
 - data: ``--dataset`` ('default', a ``save_to_disk`` folder or a Hub id), ``--dataset_kind``,
@@ -10,7 +10,7 @@ those of predicting the training mean. Options are ``TrainingArguments`` plus:
   manifold_mixup, multimix, powmix, advmixup, msmix), ``--config_overrides 'alpha=1.0,...'``,
   ``--model_name_or_path``;
 - run: ``--seeds 1111 1112 1113`` (one model per seed; mean ± std of every metric),
-  ``--metric_for_best_model`` (default ``loss``; e.g. ``MAE``, ``Corr``),
+  ``--metric_for_best_model`` (default ``MAE``, computed on the predictions of all processes; e.g. ``Corr``),
   ``--early_stopping_patience``, ``--resume_from_checkpoint last``, ``--push_to_hub``.
 
 The model config is filled from the dataset's metadata (dims, label range, kind, and the whole
