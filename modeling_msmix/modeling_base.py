@@ -39,6 +39,8 @@ class MSAModelOutput(ModelOutput):
         loss_parts: weighted parts of the loss: ``task``, and when present ``mixed``, ``sal``, ``aux``.
         intensities: MS-Mix SIG intensities [B, 3] (t, a, v) when MS-Mix is configured.
         text_state, audio_state, vision_state: the unimodal states from ``encode``.
+        mix_statistics: detached scalar summaries of this step's mixing (MS-Mix: mean ratio and
+            intensity per modality, fraction of SASS pairs above the threshold), when it mixed.
     """
 
     loss: torch.FloatTensor | None = None
@@ -48,6 +50,7 @@ class MSAModelOutput(ModelOutput):
     text_state: torch.FloatTensor | None = None
     audio_state: torch.FloatTensor | None = None
     vision_state: torch.FloatTensor | None = None
+    mix_statistics: dict[str, torch.Tensor] | None = None
 
 
 def regression_loss(loss_type: str):
@@ -228,6 +231,7 @@ class MSAPreTrainedModel(PreTrainedModel):
             text_state=states[0],
             audio_state=states[1],
             vision_state=states[2],
+            mix_statistics=mix.statistics if mix is not None else None,
         )
 
     @torch.no_grad()
