@@ -36,6 +36,11 @@ class DataArguments:
     max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N training samples"})
     max_eval_samples: int | None = field(default=None, metadata={"help": "use only the first N validation samples"})
     max_predict_samples: int | None = field(default=None, metadata={"help": "use only the first N test samples"})
+    in_memory_max_gb: float = field(
+        default=4.0,
+        metadata={"help": "collate from tensors prepared once in memory when the padded splits fit in this many GB "
+                  "(0: always read the memory-mapped Arrow rows)"},
+    )
 
 
 @dataclass

@@ -4,7 +4,8 @@ Each modality is truncated to its configured maximum, zero-padded to the batch m
 the configured maximum with ``pad_to_max_length``) and given a boolean mask (True = real step).
 A row whose modality is missing (length 0) gets one zero step marked True, so every mask row
 has at least one True. Padding is one ``pad_sequence`` call per modality (no Python loop over
-frames).
+frames). Rows of an ``InMemoryMSADataset`` (``PreparedRows``) give the same batch by slicing its
+prepared tensors.
 
 ``mix_seed`` is a digest of the collator's ``seed``, the current ``epoch`` and the batch's
 sample ids (labels and lengths when there are no ids). It depends on nothing else: the same
@@ -25,6 +26,8 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 
 from data_processing.schema import MODALITIES, TOKEN_COLUMNS, feature_column, length_column
+
+from .in_memory import PreparedRows
 
 
 @dataclass
@@ -66,6 +69,12 @@ class MSMixDataCollator:
     def __call__(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
         if not rows:
             raise ValueError("MSMixDataCollator got an empty list of rows")
+        if isinstance(rows, PreparedRows):
+            batch = rows.source.collate(rows.indices, {m: self.max_length(m) for m in MODALITIES},
+                                        self.pad_to_max_length, self.pad_token_id)
+            if self.return_mix_seed:
+                batch["mix_seed"] = self.mix_seed(rows)
+            return batch
         batch: dict[str, torch.Tensor] = {}
         for modality in MODALITIES:
             features, mask = self._pad_modality(rows, modality)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from datasets import DatasetDict
+from datasets import Dataset, DatasetDict
 from transformers import EarlyStoppingCallback, set_seed
 
 from data_processing.loading import load_msa_dataset
@@ -23,6 +23,7 @@ from modeling_msmix import AUGMENTATIONS, BACKBONES, MSAConfig, MSAPreTrainedMod
 
 from .arguments import DataArguments, ModelArguments, MSMixTrainingArguments
 from .collator import MSMixDataCollator
+from .in_memory import InMemoryMSADataset, in_memory_splits
 from .msmix_trainer import MSMixTrainer
 
 DIM_FIELDS: tuple[str, ...] = ("text_dim", "audio_dim", "vision_dim")
@@ -36,10 +37,16 @@ class RunArgumentError(ValueError):
 
 @dataclass
 class TrainingData:
-    """The three splits (torch-formatted) and the dataset's metadata (with any ``--dataset_kind``)."""
+    """The three splits (torch-formatted), the dataset's metadata (with any ``--dataset_kind``) and
+    the splits prepared in memory (``--in_memory_max_gb``)."""
 
     dataset: DatasetDict
     metadata: MSAMetadata
+    in_memory: dict[str, InMemoryMSADataset] = field(default_factory=dict)
+
+    def model_input(self, split: str) -> InMemoryMSADataset | Dataset:
+        """What the Trainer reads for ``split``: the in-memory tensors when prepared, else the Arrow rows."""
+        return self.in_memory.get(split, self.dataset[split])
 
     def labels(self, split: str) -> np.ndarray:
         """The labels of ``split`` as a float array."""
@@ -77,7 +84,9 @@ def load_training_data(data_args: DataArguments) -> TrainingData:
         if limit is not None and limit < rows.num_rows:
             rows = rows.select(range(limit))
         splits[split] = rows.with_format("torch")
-    return TrainingData(DatasetDict(splits), metadata)
+    max_lengths = {"text": data_args.max_text_length, "audio": data_args.max_audio_length,
+                   "vision": data_args.max_vision_length}
+    return TrainingData(DatasetDict(splits), metadata, in_memory_splits(splits, max_lengths, data_args.in_memory_max_gb))
 
 
 def parse_config_overrides(overrides: str | None, config: MSAConfig) -> dict[str, Any]:
@@ -202,15 +211,15 @@ def train_one_seed(
         model=model,
         args=args,
         data_collator=build_collator(data_args, seed),
-        train_dataset=data.dataset["train"],
-        eval_dataset=data.dataset["validation"],
+        train_dataset=data.model_input("train"),
+        eval_dataset=data.model_input("validation"),
         callbacks=callbacks,
     )
     train_output = trainer.train(resume_from_checkpoint=resume)
     trainer.remove_callback(EarlyStoppingCallback)
     trainer.save_model()
     validation = _strip_prefix(trainer.evaluate(metric_key_prefix="validation"), "validation")
-    test = _strip_prefix(trainer.evaluate(data.dataset["test"], metric_key_prefix="test"), "test")
+    test = _strip_prefix(trainer.evaluate(data.model_input("test"), metric_key_prefix="test"), "test")
     trainer.save_metrics("train", train_output.metrics)
     trainer.save_metrics("validation", validation)
     trainer.save_metrics("test", test)
