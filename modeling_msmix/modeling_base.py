@@ -22,6 +22,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from .configuration_base import MSAConfig
+from .host_lengths import known_lengths
 from .mixing_base import MixResult, RandomDraws, States
 from .mixing_factory import build_augmentation
 from .mixing_msmix import MSMix
@@ -176,6 +177,7 @@ class MSAPreTrainedModel(PreTrainedModel):
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         mix_seed: torch.Tensor | int | None = None,
+        host_lengths: dict[str, list[int]] | None = None,
     ) -> MSAModelOutput:
         """Encode, mix in training (never in eval), fuse, and add up the losses.
 
@@ -185,10 +187,13 @@ class MSAPreTrainedModel(PreTrainedModel):
             labels: [B] sentiment scores; the loss is computed only when given.
             input_ids, attention_mask: optional token ids for backbones with a text encoder.
             mix_seed: seeds the mixing draws (reproducible, independent of the process count).
+            host_lengths: {modality: [B ints]} real steps per row, known on the host (from the
+                collator); packed LSTMs then need no device-to-host copy.
         """
         features = (text_features, audio_features, vision_features)
         masks = self._check_inputs(features, (text_mask, audio_mask, vision_mask), labels)
-        states = self._encode_checked(features, masks, input_ids, attention_mask)
+        with known_lengths(masks, [(host_lengths or {}).get(name) for name in MODALITY_NAMES]):
+            states = self._encode_checked(features, masks, input_ids, attention_mask)
         batch_size = text_features.shape[0]
         targets = labels.reshape(-1).to(states[0].dtype) if labels is not None else None
         loss_fn = regression_loss(self.config.loss_type)

@@ -13,6 +13,9 @@ samples in the same epoch always get the same seed, in any process and whatever 
 processes, and a resumed run draws the same mixing as an uninterrupted one. ``MSMixTrainer``
 keeps ``epoch`` up to date. It is a plain Python int, so it stays on the host when the batch moves
 to a GPU and seeding the mixing generator costs no device synchronisation.
+
+``host_lengths`` ({modality: [int, ...]}) holds each row's real steps as Python ints, for the
+same reason: packed LSTMs read them instead of copying lengths from the device.
 """
 
 from __future__ import annotations
@@ -28,6 +31,11 @@ from torch.nn.utils.rnn import pad_sequence
 from data_processing.schema import MODALITIES, TOKEN_COLUMNS, feature_column, length_column
 
 from .in_memory import PreparedRows
+
+
+def host_lengths(batch: Mapping[str, torch.Tensor]) -> dict[str, list[int]]:
+    """Real steps per row of each modality (at least 1), as Python ints read from the CPU masks."""
+    return {modality: batch[f"{modality}_mask"].sum(dim=1).tolist() for modality in MODALITIES}
 
 
 @dataclass
@@ -72,6 +80,7 @@ class MSMixDataCollator:
         if isinstance(rows, PreparedRows):
             batch = rows.source.collate(rows.indices, {m: self.max_length(m) for m in MODALITIES},
                                         self.pad_to_max_length, self.pad_token_id)
+            batch["host_lengths"] = host_lengths(batch)
             if self.return_mix_seed:
                 batch["mix_seed"] = self.mix_seed(rows)
             return batch
@@ -84,6 +93,7 @@ class MSMixDataCollator:
         for name in TOKEN_COLUMNS:
             if name in rows[0]:
                 batch[name] = self._pad_tokens(rows, name)
+        batch["host_lengths"] = host_lengths(batch)
         if self.return_mix_seed:
             batch["mix_seed"] = self.mix_seed(rows)
         return batch

@@ -176,6 +176,7 @@ class MultimodalSentimentPipeline(Pipeline):
             return {"meta": {**meta, "error": message}}
         batch = self._collator([{**outcome.columns, "label": 0.0}])
         batch.pop("labels")
+        batch.pop("host_lengths")  # models saved by earlier msmix versions (Hub remote code) do not take it
         return {"meta": meta, **batch}
 
     def _check_dims(self, extractor_dims: Mapping[str, int]) -> None:
