@@ -219,6 +219,8 @@ def _format_row(shape: str, result: dict[str, Any], baseline_ms: float | None, p
     ratio = f"{m['step'] / baseline_ms:.2f}" if baseline_ms else "-"
     achieved = result["achieved_tflops"]
     fraction = f" {100 * achieved * 1e12 / peak_flops:6.2f}%" if peak_flops and achieved else ""
+    if result.get("peak_gpu_mb") is not None:
+        fraction += f" {result['peak_gpu_mb']:9.0f}"
     return (
         f"{shape:6s} {result['backbone']:6s} {result['augmentation']:15s} {result['data_path']:9s} {m['step']:9.1f} {m['data']:7.1f} "
         f"{m['forward']:8.1f} {m['backward']:8.1f} {m['optimizer']:7.1f} {result['samples_per_second']:9.1f} "
@@ -295,7 +297,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     )
     results: list[dict[str, Any]] = []
     peak_flops = None
-    print(HEADER + ("  %bf16 peak" if args.device == "cuda" else ""), flush=True)
+    print(HEADER + ("  %bf16 peak  GPU MB" if args.device == "cuda" else ""), flush=True)
     for shape in args.shapes:
         dataset_path = prepare_dataset(cache_dir, shape, train_size)
         for backbone in args.backbones:
