@@ -3,7 +3,8 @@
     python -m benchmarks.bench_training                       # all backbones and augmentations, MOSI and MOSEI shapes
     python -m benchmarks.bench_training --backbones tfn lmf --augmentations none msmix --shapes mosi
     python -m benchmarks.bench_training --device cuda --bf16  # on a GPU, bf16 through accelerate
-    python -m benchmarks.bench_training --backbones lmf --augmentations none msmix --shapes mosi --data-paths arrow in_memory
+    python -m benchmarks.bench_training --backbones lmf --augmentations none msmix --shapes mosi \
+        --data-paths arrow in_memory  # the data path before (arrow) and after (in_memory)
 
 Each (shape, backbone, augmentation) trains ``--warmup`` + ``--steps`` steps of batch
 ``--batch-size`` through the real ``MSMixTrainer`` (``trainer.training_run`` builds the config,
@@ -152,7 +153,8 @@ def measure_training(
     from trainer.training_run import build_collator, build_config, build_model, load_training_data
 
     cuda = device == "cuda"
-    data = load_training_data(DataArguments(dataset=dataset_path, in_memory_max_gb=4.0 if data_path == "in_memory" else 0))
+    in_memory_max_gb = 4.0 if data_path == "in_memory" else 0.0
+    data = load_training_data(DataArguments(dataset=dataset_path, in_memory_max_gb=in_memory_max_gb))
     model_args = ModelArguments(backbone=backbone, augmentation=augmentation, config_overrides=config_overrides)
     set_seed(0)
     model = build_model(model_args, build_config(model_args, data.metadata))
@@ -222,20 +224,22 @@ def _format_row(shape: str, result: dict[str, Any], baseline_ms: float | None, p
     if result.get("peak_gpu_mb") is not None:
         fraction += f" {result['peak_gpu_mb']:9.0f}"
     return (
-        f"{shape:6s} {result['backbone']:6s} {result['augmentation']:15s} {result['data_path']:9s} {m['step']:9.1f} {m['data']:7.1f} "
+        f"{shape:6s} {result['backbone']:6s} {result['augmentation']:15s} {result['data_path']:9s} "
+        f"{m['step']:9.1f} {m['data']:7.1f} "
         f"{m['forward']:8.1f} {m['backward']:8.1f} {m['optimizer']:7.1f} {result['samples_per_second']:9.1f} "
         f"{result['peak_mb']['rss']:8.0f} {100 * result['data_share']:6.1f}% {ratio:>6s}{fraction}"
     )
 
 
 HEADER = (
-    f"{'shape':6s} {'model':6s} {'augmentation':15s} {'data path':9s} {'step ms':>9s} {'data':>7s} {'forward':>8s} {'backward':>8s} "
+    f"{'shape':6s} {'model':6s} {'augmentation':15s} {'data path':9s} {'step ms':>9s} {'data':>7s} "
+    f"{'forward':>8s} {'backward':>8s} "
     f"{'optim':>7s} {'samples/s':>9s} {'RSS MB':>8s} {'data%':>7s} {'xnone':>6s}"
 )
 
 
 def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per shape, backbone and data path: MS-Mix / none and MS-Mix / fastest baseline step ratios, largest data share."""
+    """Per shape, backbone and data path: MS-Mix/none and MS-Mix/fastest baseline step ratios, largest data share."""
     summary: dict[str, Any] = {}
     for result in results:
         key = f"{result['shape']}/{result['backbone']}/{result['data_path']}"

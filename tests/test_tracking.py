@@ -63,7 +63,8 @@ def test_mixing_statistics_by_hand():
     similarity = torch.tensor([[0.0, 0.9, 0.2], [0.5, 0.0, 0.41], [0.4, 0.1, 0.0]])
     lambdas = (torch.tensor([0.2, 0.4]), torch.tensor([0.5, 0.5]), torch.tensor([1.0, 0.0]))
     intensities = torch.tensor([[1.0, -2.0, 0.0], [2.0, 0.0, 0.5], [0.0, 1.0, -0.5]])
-    statistics = {name: float(value) for name, value in mixing_statistics(similarity, 0.4, lambdas, intensities).items()}
+    computed = mixing_statistics(similarity, 0.4, lambdas, intensities)
+    statistics = {name: float(value) for name, value in computed.items()}
     assert statistics == pytest.approx({
         "sass_above_threshold": 3 / 6,  # 0.9, 0.5, 0.41 exceed 0.4 (0.4 itself does not); the diagonal never counts
         "ratio_text": 0.3, "ratio_audio": 0.5, "ratio_vision": 0.5,

@@ -101,9 +101,9 @@ class MSMixTrainingArguments(TrainingArguments):
     load_best_model_at_end: bool = field(default=True, metadata={"help": "reload the best checkpoint at the end"})
     metric_for_best_model: str | None = field(
         default="MAE",
-        metadata={"help": "validation metric that selects the best model (MAE, Corr, loss, ...); the metrics are computed "
-                  "on the predictions gathered from all processes, so MAE selects the same epoch with any number of "
-                  "processes (the loss is a mean of per-process batch losses)"},
+        metadata={"help": "validation metric that selects the best model (MAE, Corr, loss, ...); metrics are computed "
+                  "on the predictions gathered from all processes, so MAE selects the same epoch with any number "
+                  "of processes (the loss is a mean of per-process batch losses)"},
     )
     logging_steps: float = field(default=10, metadata={"help": "log the loss and its parts every N steps"})
     remove_unused_columns: bool = field(default=False, metadata={"help": "must stay False for the msmix collator"})

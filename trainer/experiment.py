@@ -181,9 +181,9 @@ def read_recipes(experiment_args: ExperimentArguments, argv: list[str]) -> tuple
         raise RunArgumentError(f"--recipe {experiment_args.recipe!r} has no recipe for {missing}")
     recipes, data_args = {}, None
     for backbone in backbones:
-        recipe_args, recipe_data_args, recipe_training_args = parse_with_recipe(experiment_parser, paths[backbone], argv)
-        data_args = data_args or recipe_data_args
-        recipes[backbone] = (recipe_args.config_overrides, recipe_training_args)
+        recipe_args, recipe_data, recipe_training = parse_with_recipe(experiment_parser, paths[backbone], argv)
+        data_args = data_args or recipe_data
+        recipes[backbone] = (recipe_args.config_overrides, recipe_training)
     return data_args, recipes[backbones[0]][1], recipes
 
 

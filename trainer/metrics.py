@@ -109,5 +109,5 @@ def compute_msa_metrics(preds, labels, dataset_kind: str = "mosi") -> dict[str, 
 
 
 def msa_metric_path() -> str:
-    """The folder of the ``evaluate`` module of these metrics (installed with msmix): ``evaluate.load(path, "sims")``."""
+    """The folder of the ``evaluate`` module of these metrics, installed with msmix: ``evaluate.load(path, "sims")``."""
     return str(Path(__file__).resolve().parent / "metric_modules" / "msa")

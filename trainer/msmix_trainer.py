@@ -98,7 +98,7 @@ class MSMixTrainer(Trainer):
         return super().train(*args, **kwargs)
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        """Add the mean loss parts and mixing statistics of the interval to a training log (the one holding ``loss``)."""
+        """Add the interval's mean loss parts and mixing statistics to a training log (the one holding ``loss``)."""
         if "loss" in logs:
             logs.update(self._pop_loss_parts())
         super().log(logs, start_time)

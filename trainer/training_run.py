@@ -86,7 +86,8 @@ def load_training_data(data_args: DataArguments) -> TrainingData:
         splits[split] = rows.with_format("torch")
     max_lengths = {"text": data_args.max_text_length, "audio": data_args.max_audio_length,
                    "vision": data_args.max_vision_length}
-    return TrainingData(DatasetDict(splits), metadata, in_memory_splits(splits, max_lengths, data_args.in_memory_max_gb))
+    prepared = in_memory_splits(splits, max_lengths, data_args.in_memory_max_gb)
+    return TrainingData(DatasetDict(splits), metadata, prepared)
 
 
 def parse_config_overrides(overrides: str | None, config: MSAConfig) -> dict[str, Any]:

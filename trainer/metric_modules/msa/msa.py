@@ -24,7 +24,8 @@ _CITATION = """\
 }
 @inproceedings{yu2020chsims,
   title     = {{CH-SIMS}: A {C}hinese Multimodal Sentiment Analysis Dataset with Fine-grained Annotation of Modality},
-  author    = {Yu, Wenmeng and Xu, Hua and Meng, Fanyang and Zhu, Yilin and Ma, Yixiao and Wu, Jiele and Zou, Jiyun and Yang, Kaicheng},
+  author    = {Yu, Wenmeng and Xu, Hua and Meng, Fanyang and Zhu, Yilin and Ma, Yixiao and Wu, Jiele and
+               Zou, Jiyun and Yang, Kaicheng},
   booktitle = {Proceedings of the 58th Annual Meeting of the Association for Computational Linguistics},
   pages     = {3718--3727},
   year      = {2020}
