@@ -51,7 +51,7 @@ MMSA_RUNNER = Path(__file__).resolve().parent / "mmsa_runner.py"
 DEFAULT_MMSA_VENV = REPO_ROOT.parent / "mmsa-venv"
 MOSI_PADDED_LENGTHS = (50, 375, 500)
 MOSI_SIZES = (1284, 229, 686)
-EPOCH_RATIO_TARGET = 0.5
+EPOCH_RATIO_TARGET = 0.6
 VOCABULARY_SIZE = 1000
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 SHOWN_METRICS = ("Has0_acc_2", "Non0_acc_2", "Non0_F1_score", "Mult_acc_5", "Mult_acc_7", "MAE", "Corr")
@@ -171,6 +171,7 @@ def train_mmsa(
     threads: int | None,
     bert: Path | None,
     log: Path,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Run ``mmsa_runner.py`` in the MMSA venv; its JSON result."""
     output = log.with_suffix(".json")
@@ -189,6 +190,8 @@ def train_mmsa(
         str(seed),
         "--output",
         str(output),
+        "--device",
+        device,
     ]
     if bert is not None:
         command += ["--bert-path", str(bert)]
@@ -214,8 +217,14 @@ def train_msmix(
     seed: int,
     threads: int | None,
     augmentation: str = "none",
+    device: str = "cpu",
+    data_path: str = "in_memory",
 ) -> dict[str, Any]:
-    """Import the pickle and train ``backbone`` with ``MSMixTrainer`` for ``epochs``; epoch times and test metrics."""
+    """Import the pickle and train ``backbone`` with ``MSMixTrainer`` for ``epochs``; epoch times and test metrics.
+
+    ``data_path``: ``in_memory`` (tensors prepared once, the default of ``trainer/run.py``) or
+    ``arrow`` (memory-mapped rows collated per batch, the path before the in-memory one).
+    """
     import datasets
     import torch
     import transformers
@@ -225,6 +234,7 @@ def train_msmix(
     from data_processing.mmsa_pickle import import_mmsa_pickle
     from data_processing.schema import read_metadata
     from trainer.arguments import DataArguments, ModelArguments, MSMixTrainingArguments
+    from trainer.in_memory import in_memory_splits
     from trainer.msmix_trainer import MSMixTrainer
     from trainer.training_run import build_collator, build_config, build_model
 
@@ -236,6 +246,8 @@ def train_msmix(
     imported = import_mmsa_pickle(pickle_path, "mosi")
     metadata = read_metadata(imported)
     dataset = DatasetDict({name: split.with_format("torch") for name, split in imported.items()})
+    limits = {"text": None, "audio": None, "vision": None}
+    dataset = {**dataset, **in_memory_splits(dataset, limits, 4.0 if data_path == "in_memory" else 0.0)}
     model_args = ModelArguments(backbone=backbone, augmentation=augmentation, config_overrides=overrides)
     set_seed(seed)
     model = build_model(model_args, build_config(model_args, metadata))
@@ -255,7 +267,7 @@ def train_msmix(
             report_to="none",
             disable_tqdm=True,
             dataloader_num_workers=0,
-            use_cpu=True,
+            use_cpu=device == "cpu",
             seed=seed,
         )
         trainer = MSMixTrainer(
@@ -272,6 +284,7 @@ def train_msmix(
         test = trainer.evaluate(dataset["test"], metric_key_prefix="test")
     return {
         "framework": "msmix",
+        "data_path": data_path,
         "model": backbone,
         "augmentation": augmentation,
         "parameters": model.num_parameters(),
@@ -325,6 +338,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="reuse an MMSA result of the same backbone, data, epochs, batch and threads from --workdir",
     )
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where both frameworks train")
+    parser.add_argument("--msmix-data-paths", nargs="+", default=["arrow", "in_memory"], choices=["arrow", "in_memory"],
+                        help="msmix's data paths to time (arrow = before the in-memory path; the last one is compared)")
+    parser.add_argument("--msmix-only", action="store_true",
+                        help="no MMSA (e.g. without its venv): msmix's epoch times per data path, side by side")
     parser.add_argument("--mmsa-venv", type=Path, default=DEFAULT_MMSA_VENV)
     parser.add_argument("--no-install", action="store_true", help="do not create a missing MMSA venv; print how")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "msmix-bench-vs-mmsa")
@@ -334,7 +352,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    python = ensure_mmsa_venv(args.mmsa_venv, install=not args.no_install)
+    python = None if args.msmix_only else ensure_mmsa_venv(args.mmsa_venv, install=not args.no_install)
     args.workdir.mkdir(parents=True, exist_ok=True)
     sizes = (args.train_size, args.validation_size, args.test_size)
     pickle_path = write_mosi_pickle(args.workdir / f"mosi-{'-'.join(map(str, sizes))}.pkl", sizes)
@@ -349,29 +367,43 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             overrides += f',text_encoder_name_or_path="{bert}"'
         if args.msmix_overrides:
             overrides += f",{args.msmix_overrides}"
-        log = args.workdir / f"mmsa-{backbone}-{pickle_path.stem}-e{args.epochs}-b{batch_size}-t{args.threads}.log"
+        runs = {
+            data_path: run_isolated(
+                train_msmix,
+                pickle_path=str(pickle_path),
+                backbone=backbone,
+                epochs=args.epochs,
+                batch_size=batch_size,
+                learning_rate=settings["learning_rate"],
+                weight_decay=settings["weight_decay"],
+                overrides=overrides,
+                seed=args.seed,
+                threads=args.threads,
+                device=args.device,
+                data_path=data_path,
+            )
+            for data_path in args.msmix_data_paths
+        }
+        print(f"\n{backbone}: msmix median epoch s, " + ", ".join(
+            f"{path} {statistics.median(run['train_epoch_seconds']):.2f}" for path, run in runs.items())
+            + " (arrow = before the in-memory data path)", flush=True)
+        msmix = runs[args.msmix_data_paths[-1]]
+        if python is None:
+            report["backbones"][backbone] = {"msmix": runs}
+            continue
+        log = args.workdir / (f"mmsa-{backbone}-{pickle_path.stem}-e{args.epochs}-b{batch_size}-t{args.threads}"
+                              f"-{args.device}.log")
         if args.reuse_mmsa and log.with_suffix(".json").is_file():
             mmsa = json.loads(log.with_suffix(".json").read_text())
         else:
             mmsa = train_mmsa(
-                python, pickle_path, backbone, args.epochs, batch_size, args.seed, args.threads, bert, log
+                python, pickle_path, backbone, args.epochs, batch_size, args.seed, args.threads, bert, log, args.device
             )
-        msmix = run_isolated(
-            train_msmix,
-            pickle_path=str(pickle_path),
-            backbone=backbone,
-            epochs=args.epochs,
-            batch_size=batch_size,
-            learning_rate=settings["learning_rate"],
-            weight_decay=settings["weight_decay"],
-            overrides=overrides,
-            seed=args.seed,
-            threads=args.threads,
-        )
         comparison = compare(mmsa, msmix)
         report["backbones"][backbone] = {
             "mmsa": mmsa,
             "msmix": msmix,
+            "msmix_data_paths": runs,
             "comparison": comparison,
             "msmix_overrides": overrides,
         }

@@ -79,6 +79,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--num-workers", type=int, default=0)
     parser.add_argument("--bert-path", default=None, help="local BERT folder for MISA (MMSA's MISA requires BERT)")
     parser.add_argument("--output", required=True, help="where to write the JSON result")
+    parser.add_argument("--device", default="cpu", help="torch device to train on (cpu or cuda)")
     return parser.parse_args()
 
 
@@ -93,7 +94,7 @@ def main() -> None:
             feature_T="",
             feature_A="",
             feature_V="",
-            device=torch.device("cpu"),
+            device=torch.device(args.device),
             train_mode="regression",
             model_save_path=Path(workdir) / f"{args.model}-mosi.pth",
             cur_seed=1,

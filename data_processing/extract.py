@@ -53,6 +53,7 @@ from modeling_msmix.sample_extractor import (
     resolve_device,
 )
 
+from .cli import parse_cli
 from .error_report import ERROR, ExtractionReport, Issue
 from .extraction_cache import SampleCache, content_key, folder_digest, sample_key
 from .manifest import ManifestEntry, load_entries
@@ -377,7 +378,7 @@ def run_extraction(args: RunArguments, config: ExtractionConfig) -> DatasetDict:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m data_processing.extract``; returns the exit status."""
     try:
-        args, config = HfArgumentParser((RunArguments, ExtractionConfig)).parse_args_into_dataclasses(args=argv)
+        args, config = parse_cli(HfArgumentParser((RunArguments, ExtractionConfig)), argv)
         run_extraction(args, config)
     except (ExtractionFailed, ValueError) as error:  # ValueError: a bad manifest or setting, said in the message
         print(f"error: {error}", file=sys.stderr)

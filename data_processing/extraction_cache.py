@@ -28,7 +28,6 @@ from .error_report import Issue
 from .manifest import ManifestEntry
 from .schema import MODALITIES, feature_column, length_column
 
-
 _CHUNK = 1 << 20
 
 

@@ -30,6 +30,7 @@ import numpy as np
 from datasets import DatasetDict
 from transformers import HfArgumentParser
 
+from .cli import parse_cli
 from .extraction_cache import file_digest
 from .saving import check_writable, save_dataset
 from .schema import LABEL_RANGES, MSAMetadata, attach_metadata, clean_non_finite, msa_features, rows_to_dataset
@@ -301,7 +302,7 @@ class ImportArguments:
 
 def main(argv: list[str] | None = None) -> None:
     """Import a pickle and save it with ``save_to_disk``."""
-    (args,) = HfArgumentParser(ImportArguments).parse_args_into_dataclasses(args=argv)
+    (args,) = parse_cli(HfArgumentParser(ImportArguments), argv)
     check_writable(args.output_dir, "--output_dir")
     dataset = import_mmsa_pickle(args.path, args.dataset_kind)
     save_dataset(dataset, args.output_dir)

@@ -23,6 +23,7 @@ import numpy as np
 from datasets import DatasetDict
 from transformers import HfArgumentParser
 
+from .cli import parse_cli
 from .extraction_cache import content_key, file_digest
 from .manifest import ManifestError, read_csv_rows
 from .saving import check_writable, save_dataset
@@ -174,7 +175,7 @@ class ManifestImportArguments:
 
 def main(argv: list[str] | None = None) -> None:
     """Import a manifest and save it with ``save_to_disk``."""
-    (args,) = HfArgumentParser(ManifestImportArguments).parse_args_into_dataclasses(args=argv)
+    (args,) = parse_cli(HfArgumentParser(ManifestImportArguments), argv)
     check_writable(args.output_dir, "--output_dir")
     dataset = import_npy_manifest(args.manifest, args.dataset_kind)
     save_dataset(dataset, args.output_dir)

@@ -11,6 +11,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from .host_lengths import mask_lengths
+
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of ``x`` [B, T, d] over the real steps of ``mask`` [B, T] -> [B, d]."""
@@ -62,9 +64,10 @@ def packed_lstm(lstm: nn.LSTM, x: torch.Tensor, mask: torch.Tensor) -> tuple[tor
     """Run a batch-first ``lstm`` on the real steps of each row only.
 
     Returns the padded outputs [B, T, dirs * h] (zeros at padding) and the final hidden states
-    [layers * dirs, B, h].
+    [layers * dirs, B, h]. The lengths come from the collator's host ints when the forward
+    registered them (``host_lengths``), else from the mask (one device-to-host copy).
     """
-    lengths = mask.sum(dim=1).clamp_min(1).cpu()
+    lengths = mask_lengths(mask)
     packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
     outputs, (final_hidden, _) = lstm(packed)
     outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=x.shape[1])

@@ -28,6 +28,8 @@ class MixResult:
             than two samples (then the mixed loss is ``sum_k W[r, k] * l(o_r, y_k)``).
         extra_loss: an unweighted extra loss (MS-Mix's SAL), or ``None``.
         intensities: [B, 3] SIG intensities (MS-Mix only), or ``None``.
+        statistics: detached scalar summaries of the mixing for logging (MS-Mix: mean ratio and
+            mean intensity per modality, fraction of pairs above the SASS threshold), or ``None``.
     """
 
     mixed_states: States
@@ -38,6 +40,7 @@ class MixResult:
     label_weights: torch.Tensor | None = None
     extra_loss: torch.Tensor | None = None
     intensities: torch.Tensor | None = None
+    statistics: dict[str, torch.Tensor] | None = None
 
     def mixed_loss(self, predictions: torch.Tensor, labels: torch.Tensor, loss_fn) -> torch.Tensor:
         """Mean over mixed rows of the label-weighted loss; ``loss_fn`` has ``reduction='none'``.

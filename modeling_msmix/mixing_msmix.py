@@ -220,6 +220,23 @@ class PartnerSelector:
         return picked // size, picked % size
 
 
+def mixing_statistics(similarity: torch.Tensor, threshold: float, lambdas: tuple[torch.Tensor, ...],
+                      intensities: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Detached logging summaries: ``ratio_<m>`` (mean lam_m), ``intensity_<m>`` (mean I_m), ``sass_above_threshold``.
+
+    ``sass_above_threshold`` is the fraction of ordered pairs (i != j) whose normalised similarity
+    exceeds the SASS threshold. Everything stays on the device (no host sync).
+    """
+    size = similarity.shape[0]
+    off_diagonal = ~torch.eye(size, dtype=torch.bool, device=similarity.device)
+    above = ((similarity > threshold) & off_diagonal).sum() / max(size * (size - 1), 1)
+    statistics = {"sass_above_threshold": above.detach().float()}
+    for name, ratio, column in zip(("text", "audio", "vision"), lambdas, intensities.detach().unbind(dim=1)):
+        statistics[f"ratio_{name}"] = ratio.detach().float().mean()
+        statistics[f"intensity_{name}"] = column.float().mean()
+    return statistics
+
+
 class MSMix(MixingModule):
     """MS-Mix between encode and fuse (SPEC section 4).
 
@@ -288,4 +305,5 @@ class MSMix(MixingModule):
             label_lambda=label_lambda,
             extra_loss=sentiment_alignment_loss(intensities, labels, self.label_scale, present),
             intensities=intensities,
+            statistics=mixing_statistics(similarity, self.selector.threshold, lambdas, intensities),
         )

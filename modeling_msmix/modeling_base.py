@@ -28,6 +28,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from .configuration_base import MSAConfig
+from .host_lengths import known_lengths
 from .mixing_base import MixResult, RandomDraws, States
 from .mixing_factory import build_augmentation
 from .mixing_msmix import MSMix, StepMasks
@@ -46,6 +47,8 @@ class MSAModelOutput(ModelOutput):
         loss_parts: weighted parts of the loss: ``task``, and when present ``mixed``, ``sal``, ``aux``.
         intensities: MS-Mix SIG intensities [B, 3] (t, a, v) when MS-Mix is configured.
         text_state, audio_state, vision_state: the unimodal states from ``encode``.
+        mix_statistics: detached scalar summaries of this step's mixing (MS-Mix: mean ratio and
+            intensity per modality, fraction of SASS pairs above the threshold), when it mixed.
     """
 
     loss: torch.FloatTensor | None = None
@@ -55,6 +58,7 @@ class MSAModelOutput(ModelOutput):
     text_state: torch.FloatTensor | None = None
     audio_state: torch.FloatTensor | None = None
     vision_state: torch.FloatTensor | None = None
+    mix_statistics: dict[str, torch.Tensor] | None = None
 
 
 def regression_loss(loss_type: str):
@@ -237,6 +241,7 @@ class MSAPreTrainedModel(PreTrainedModel):
         input_ids: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         mix_seed: torch.Tensor | int | None = None,
+        host_lengths: dict[str, list[int]] | None = None,
     ) -> MSAModelOutput:
         """Encode, mix in training (never in eval), fuse, and add up the losses.
 
@@ -246,13 +251,18 @@ class MSAPreTrainedModel(PreTrainedModel):
             labels: [B] sentiment scores; the loss is computed only when given.
             input_ids, attention_mask: optional token ids for backbones with a text encoder.
             mix_seed: seeds the mixing draws (reproducible, independent of the process count).
+            host_lengths: {modality: [B ints]} real steps per row, known on the host (from the
+                collator); packed LSTMs then need no device-to-host copy.
         """
         features = (text_features, audio_features, vision_features)
         masks = self._check_inputs(features, (text_mask, audio_mask, vision_mask), labels)
+        lengths = [(host_lengths or {}).get(name) for name in MODALITY_NAMES]
         if self.training and self.config.modality_dropout > 0:
             features, masks, attention_mask = self._modality_dropout(features, masks, input_ids, attention_mask,
                                                                     mix_seed)
-        states = self._encode_checked(features, masks, input_ids, attention_mask)
+            lengths = [None, None, None]  # dropped rows no longer have the collator's lengths
+        with known_lengths(masks, lengths):
+            states = self._encode_checked(features, masks, input_ids, attention_mask)
         msmix_context = (self._modality_context(features, masks, states, input_ids, attention_mask)
                          if isinstance(self.augmentation, MSMix) else None)
         batch_size = text_features.shape[0]
@@ -300,6 +310,7 @@ class MSAPreTrainedModel(PreTrainedModel):
             text_state=states[0],
             audio_state=states[1],
             vision_state=states[2],
+            mix_statistics=mix.statistics if mix is not None else None,
         )
 
     @torch.no_grad()

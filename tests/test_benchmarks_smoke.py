@@ -40,6 +40,7 @@ def test_measure_training_splits_steps_through_the_real_trainer(tmp_path, restor
     generate_default_dataset(config).save_to_disk(str(path))
 
     result = measure_training(str(path), "lmf", "msmix", batch_size=4, steps=2, warmup=1)
+    assert result["data_path"] == "in_memory"
 
     assert result["steps"] == 2
     medians = result["median_ms"]
@@ -57,15 +58,16 @@ def test_summaries_compute_the_target_ratios():
             "shape": "mosi",
             "backbone": backbone,
             "augmentation": augmentation,
+            "data_path": "in_memory",
             "median_ms": {"step": step_ms},
             "data_share": data_share,
         }
 
     summary = summarize([run("tfn", "none", 100.0, 0.05), run("tfn", "msmix", 140.0, 0.12)])
-    assert summary["mosi/tfn"]["msmix_over_none"] == pytest.approx(1.4)
-    assert summary["mosi/tfn"]["msmix_target_met"] is False
-    assert summary["mosi/tfn"]["data_share_max"] == pytest.approx(0.12)
-    assert summary["mosi/tfn"]["data_target_met"] is False
+    assert summary["mosi/tfn/in_memory"]["msmix_over_none"] == pytest.approx(1.4)
+    assert summary["mosi/tfn/in_memory"]["msmix_target_met"] is False
+    assert summary["mosi/tfn/in_memory"]["data_share_max"] == pytest.approx(0.12)
+    assert summary["mosi/tfn/in_memory"]["data_target_met"] is False
 
     mmsa = {"train_epoch_seconds": [10.0, 8.0, 9.0], "test_metrics": {"MAE": 1.0, "Corr": 0.5}}
     msmix = {"train_epoch_seconds": [4.0, 5.0, 4.5], "test_metrics": {"MAE": 0.9, "Corr": 0.4}}

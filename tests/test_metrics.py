@@ -7,7 +7,7 @@ import evaluate
 import numpy as np
 import pytest
 
-from trainer.metrics import MOSI_METRICS, SIMS_METRICS, compute_msa_metrics
+from trainer.metrics import MOSI_METRICS, SIMS_METRICS, compute_msa_metrics, msa_metric_path
 
 
 def test_mosi_metrics_match_hand_computed_values():
@@ -85,9 +85,39 @@ def test_bad_input_fails_clearly(preds, labels, kind, message):
         compute_msa_metrics(preds, labels, kind)
 
 
-def test_evaluate_module_loads_by_path_and_agrees():
-    module = Path(__file__).resolve().parents[1] / "metrics" / "msa"
-    metric = evaluate.load(str(module), "sims")
+@pytest.fixture(scope="module")
+def msa_module_dir():
+    return msa_metric_path()
+
+
+def test_evaluate_module_loads_from_any_directory_and_agrees(msa_module_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    metric = evaluate.load(msa_module_dir, "sims")
     result = metric.compute(predictions=[-0.95, -0.05, 0.05, 0.5, 1.3], references=[-0.8, 0.0, 0.2, 0.8, 1.0])
     assert result["Mult_acc_5"] == pytest.approx(0.6)
     assert result["MAE"] == pytest.approx(0.13, abs=1e-6)
+    assert "zadeh2016mosi" in metric.citation and "yu2020chsims" in metric.citation
+
+
+@pytest.mark.parametrize(
+    "kind, preds, labels",
+    [
+        ("sims", [0.05, 0.1, -0.7, 0.7], [0.1, 0.05, -0.7, 0.7]),  # on CH-SIMS's bin edges: float32 would move 0.1
+        ("mosi", [0.5, -1.5, 2.5, 0.0, -0.3], [0.4, -1.0, 2.5, 0.1, 0.0]),
+        ("mosei", [1.49999, -2.5, 0.51, 3.2], [1.5, -2.5, 0.5, 3.0]),
+        ("custom", [0.1, -0.1, 0.7], [0.2, -0.3, 0.9]),
+    ],
+)
+def test_evaluate_module_equals_compute_msa_metrics(msa_module_dir, kind, preds, labels):
+    expected = compute_msa_metrics(preds, labels, kind)
+    result = evaluate.load(msa_module_dir, kind).compute(predictions=preds, references=labels)
+    assert result == expected
+    if kind == "sims":
+        assert result["Mult_acc_3"] == 1.0 and result["Mult_acc_5"] == 1.0
+
+
+def test_evaluate_module_ships_with_its_card(msa_module_dir):
+    folder = Path(msa_module_dir)
+    assert (folder / "msa.py").is_file()
+    card = (folder / "README.md").read_text()
+    assert card.startswith("---") and "@inproceedings{yu2020chsims" in card and "float64" in card

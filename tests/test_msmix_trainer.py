@@ -60,9 +60,12 @@ def test_compute_loss_returns_the_model_loss_and_accumulates_its_parts(data, tmp
     trainer.model.train()
     loss, outputs = trainer.compute_loss(trainer.model, batch, return_outputs=True)
     assert loss is outputs.loss
-    parts = trainer._pop_loss_parts()
+    logged = trainer._pop_loss_parts()
+    parts = {key: value for key, value in logged.items() if key.startswith("loss_")}
     assert parts == pytest.approx({f"loss_{k}": v.item() for k, v in outputs.loss_parts.items()})
     assert sum(parts.values()) == pytest.approx(loss.item(), rel=1e-6)
+    statistics = {key: value for key, value in logged.items() if not key.startswith("loss_")}
+    assert statistics == pytest.approx({f"msmix_{k}": v.item() for k, v in outputs.mix_statistics.items()})
     assert trainer._pop_loss_parts() == {}
 
 

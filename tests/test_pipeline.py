@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 from transformers import (
+    AutoProcessor,
     Wav2Vec2Config,
     Wav2Vec2CTCTokenizer,
     Wav2Vec2FeatureExtractor,
-    AutoProcessor,
     Wav2Vec2ForCTC,
     pipeline,
 )

@@ -36,6 +36,11 @@ class DataArguments:
     max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N training samples"})
     max_eval_samples: int | None = field(default=None, metadata={"help": "use only the first N validation samples"})
     max_predict_samples: int | None = field(default=None, metadata={"help": "use only the first N test samples"})
+    in_memory_max_gb: float = field(
+        default=4.0,
+        metadata={"help": "collate from tensors prepared once in memory when the padded splits fit in this many GB "
+                  "(0: always read the memory-mapped Arrow rows)"},
+    )
 
 
 @dataclass
@@ -95,7 +100,10 @@ class MSMixTrainingArguments(TrainingArguments):
     save_total_limit: int | None = field(default=1, metadata={"help": "checkpoints kept besides the best one"})
     load_best_model_at_end: bool = field(default=True, metadata={"help": "reload the best checkpoint at the end"})
     metric_for_best_model: str | None = field(
-        default="loss", metadata={"help": "validation metric that selects the best model (loss, MAE, Corr, ...)"}
+        default="MAE",
+        metadata={"help": "validation metric that selects the best model (MAE, Corr, loss, ...); metrics are computed "
+                  "on the predictions gathered from all processes, so MAE selects the same epoch with any number "
+                  "of processes (the loss is a mean of per-process batch losses)"},
     )
     logging_steps: float = field(default=10, metadata={"help": "log the loss and its parts every N steps"})
     remove_unused_columns: bool = field(default=False, metadata={"help": "must stay False for the msmix collator"})

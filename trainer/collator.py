@@ -14,6 +14,10 @@ seed with the training epoch (:func:`epoch_mix_seed`), so mixing changes every e
 DataLoader settings, and a resumed run draws the same mixing as an uninterrupted one. The seed is
 a plain Python int, so it stays on the host when the batch moves to a GPU and seeding the mixing
 generator costs no device synchronisation.
+
+Rows of an ``InMemoryMSADataset`` (``PreparedRows``) give the same batch by slicing its prepared
+tensors. ``host_lengths`` ({modality: [int, ...]}) holds each row's real steps as Python ints, for
+the same reason as the seed: packed LSTMs read them instead of copying lengths from the device.
 """
 
 from __future__ import annotations
@@ -28,11 +32,19 @@ import torch
 from data_processing.schema import MODALITIES, feature_column
 from modeling_msmix.batching import pad_rows
 
+from .in_memory import PreparedRows
+
 
 def epoch_mix_seed(batch_seed: int, epoch: int) -> int:
     """The mixing seed of a batch whose collator gave ``batch_seed``, in training epoch ``epoch``; in [0, 2**63)."""
     digest = hashlib.blake2b(f"{int(batch_seed)}:{int(epoch)}".encode(), digest_size=8)
     return int.from_bytes(digest.digest(), "little") >> 1
+
+
+
+def host_lengths(batch: Mapping[str, torch.Tensor]) -> dict[str, list[int]]:
+    """Real steps per row of each modality (at least 1), as Python ints read from the CPU masks."""
+    return {modality: batch[f"{modality}_mask"].sum(dim=1).tolist() for modality in MODALITIES}
 
 
 @dataclass
@@ -75,8 +87,12 @@ class MSMixDataCollator:
         if not rows:
             raise ValueError("MSMixDataCollator got an empty list of rows")
         max_lengths = {modality: self.max_length(modality) for modality in MODALITIES}
-        batch = pad_rows(rows, max_lengths, self.pad_to_max_length, self.pad_token_id)
-        batch["labels"] = torch.tensor([float(row["label"]) for row in rows], dtype=torch.float32)
+        if isinstance(rows, PreparedRows):
+            batch = rows.source.collate(rows.indices, max_lengths, self.pad_to_max_length, self.pad_token_id)
+        else:
+            batch = pad_rows(rows, max_lengths, self.pad_to_max_length, self.pad_token_id)
+            batch["labels"] = torch.tensor([float(row["label"]) for row in rows], dtype=torch.float32)
+        batch["host_lengths"] = host_lengths(batch)
         if self.return_mix_seed:
             batch["mix_seed"] = self.mix_seed(rows)
         return batch

@@ -1,6 +1,8 @@
 """The paper's comparison: every backbone x augmentation x seed, one table of test mean ± std.
 
-``python -m trainer.experiment --backbones lmf tfn --augmentations none mixup msmix --seeds 1111 1112 1113``
+``python -m trainer.experiment --backbones lmf tfn --augmentations none mixup msmix --seeds 1111 1112 1113``, or
+``python -m trainer.experiment --recipe trainer/recipes/mosi --dataset data/mosi --augmentations none mixup msmix``
+(each backbone trains with its recipe file; flags override the files).
 
 Each (backbone, augmentation) trains once per seed into
 ``<output_dir>/<backbone>-<augmentation>/seed-<seed>`` with the same data, training arguments
@@ -28,7 +30,13 @@ from typing import Any
 from transformers import HfArgumentParser
 from transformers.utils import logging
 
+from data_processing.cli import parse_cli
+
 from .arguments import DataArguments, ModelArguments, MSMixTrainingArguments
+from .recipe_files import parse_with_recipe, recipe_paths
+from .report import markdown_table, metric_names, summarize_seeds, train_mean_baseline, write_results
+from .robustness import ROBUSTNESS_JSON, RobustnessArguments, evaluate_robustness, flat_summary
+from .robustness_protocols import PROTOCOLS
 from .training_run import (
     RunArgumentError,
     build_config,
@@ -37,22 +45,26 @@ from .training_run import (
     load_training_data,
     train_one_seed,
 )
-from .report import markdown_table, metric_names, summarize_seeds, train_mean_baseline, write_results
-from .robustness import ROBUSTNESS_JSON, RobustnessArguments, evaluate_robustness, flat_summary
-from .robustness_protocols import PROTOCOLS
 
 
 @dataclass
 class ExperimentArguments:
     """Which backbones and augmentations to compare."""
 
-    backbones: list[str] = field(default_factory=lambda: ["lmf", "tfn"], metadata={"help": "backbones to compare"})
+    backbones: list[str] | None = field(
+        default=None, metadata={"help": "backbones to compare (default: lmf tfn, or every recipe of --recipe)"}
+    )
     augmentations: list[str] = field(
         default_factory=lambda: ["none", "mixup", "msmix"],
         metadata={"help": "augmentations to compare (none, mixup, manifold_mixup, multimix, powmix, advmixup, msmix)"},
     )
     config_overrides: str | None = field(
         default=None, metadata={"help": "config settings applied to every run, e.g. 'alpha=1.0,threshold=0.3'"}
+    )
+    recipe: str | None = field(
+        default=None,
+        metadata={"help": "a recipe folder (trainer/recipes/<dataset>): each backbone trains with its <backbone>.yaml; "
+                  "flags override the files"},
     )
     reuse_finished_runs: bool = field(
         default=False,
@@ -102,10 +114,18 @@ def gains_over_none(summaries: dict[str, dict[str, Any]], backbones: list[str], 
 
 
 def run_experiment(experiment_args: ExperimentArguments, data_args: DataArguments,
-                   training_args: MSMixTrainingArguments) -> dict[str, Any]:
-    """Train and test every setting on every seed; write and return the results."""
-    settings = [(b, a) for b in experiment_args.backbones for a in experiment_args.augmentations]
-    model_args = {s: ModelArguments(*s, config_overrides=experiment_args.config_overrides) for s in settings}
+                   training_args: MSMixTrainingArguments,
+                   recipes: dict[str, tuple[str | None, MSMixTrainingArguments]] | None = None) -> dict[str, Any]:
+    """Train and test every setting on every seed; write and return the results.
+
+    ``recipes`` maps a backbone to its own (config_overrides, training arguments), from ``--recipe``.
+    """
+    recipes = recipes or {}
+    backbones = experiment_args.backbones or list(recipes) or ["lmf", "tfn"]
+    settings = [(b, a) for b in backbones for a in experiment_args.augmentations]
+    overrides = {b: recipes[b][0] if b in recipes else experiment_args.config_overrides for b in backbones}
+    run_args = {b: recipes[b][1] if b in recipes else training_args for b in backbones}
+    model_args = {s: ModelArguments(*s, config_overrides=overrides[s[0]]) for s in settings}
     for arguments in model_args.values():
         check_model_arguments(arguments)
     with training_args.main_process_first(desc="loading the dataset"):
@@ -120,8 +140,8 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
             run = load_finished_run(seed_dir) if experiment_args.reuse_finished_runs else None
             if run is None:
                 started = time.perf_counter()
-                run = train_one_seed(data, configs[setting], model_args[setting], data_args, training_args, seed,
-                                     seed_dir)
+                run = train_one_seed(data, configs[setting], model_args[setting], data_args, run_args[setting[0]],
+                                     seed, seed_dir)
                 run["wall_seconds"] = time.perf_counter() - started
             else:
                 run.update(seed=seed, wall_seconds=None)
@@ -145,7 +165,7 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
         "test": summaries,
         "validation": {name: summarize_seeds([r["validation"] for r in rs]) for name, rs in runs.items()},
         "train_mean_baseline": baseline,
-        "gains_over_none": gains_over_none(summaries, experiment_args.backbones, experiment_args.augmentations, metrics),
+        "gains_over_none": gains_over_none(summaries, backbones, experiment_args.augmentations, metrics),
         "runs": runs,
     }
     if experiment_args.robustness:
@@ -181,13 +201,37 @@ def run_robustness(seed_dir: Path, data, data_args: DataArguments, protocols: li
     return flat_summary(evaluate_robustness(args, dataset=data.dataset, print_tables=False))
 
 
+def experiment_parser() -> HfArgumentParser:
+    """The parser of ``python -m trainer.experiment``."""
+    return HfArgumentParser((ExperimentArguments, DataArguments, ExperimentTrainingArguments))
+
+
+def read_recipes(experiment_args: ExperimentArguments, argv: list[str]) -> tuple[
+        DataArguments, MSMixTrainingArguments, dict[str, tuple[str | None, MSMixTrainingArguments]]]:
+    """(data arguments, training arguments of the first backbone, per-backbone recipes) of ``--recipe``."""
+    paths = recipe_paths(experiment_args.recipe)
+    backbones = experiment_args.backbones or list(paths)
+    missing = [backbone for backbone in backbones if backbone not in paths]
+    if missing:
+        raise RunArgumentError(f"--recipe {experiment_args.recipe!r} has no recipe for {missing}")
+    recipes, data_args = {}, None
+    for backbone in backbones:
+        recipe_args, recipe_data, recipe_training = parse_with_recipe(experiment_parser, paths[backbone], argv)
+        data_args = data_args or recipe_data
+        recipes[backbone] = (recipe_args.config_overrides, recipe_training)
+    return data_args, recipes[backbones[0]][1], recipes
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Entry point of ``python -m trainer.experiment``."""
-    parser = HfArgumentParser((ExperimentArguments, DataArguments, ExperimentTrainingArguments))
-    experiment_args, data_args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    """Entry point of ``python -m trainer.experiment`` (``[config file] [flags]``; flags win)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    experiment_args, data_args, training_args = parse_cli(experiment_parser(), argv)
     logging.set_verbosity(training_args.get_process_log_level())
     try:
-        return run_experiment(experiment_args, data_args, training_args)
+        recipes = None
+        if experiment_args.recipe:
+            data_args, training_args, recipes = read_recipes(experiment_args, argv)
+        return run_experiment(experiment_args, data_args, training_args, recipes)
     except RunArgumentError as error:
         sys.exit(f"trainer.experiment: error: {error}")
 

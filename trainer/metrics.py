@@ -8,6 +8,7 @@ constant (reported, not raised).
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 from scipy.stats import ConstantInputWarning, pearsonr
@@ -105,3 +106,8 @@ def compute_msa_metrics(preds, labels, dataset_kind: str = "mosi") -> dict[str, 
     if dataset_kind == "sims":
         return sims_metrics(preds, labels)
     raise ValueError(f"unknown dataset_kind {dataset_kind!r}; expected mosi, mosei, sims or custom")
+
+
+def msa_metric_path() -> str:
+    """The folder of the ``evaluate`` module of these metrics, installed with msmix: ``evaluate.load(path, "sims")``."""
+    return str(Path(__file__).resolve().parent / "metric_modules" / "msa")

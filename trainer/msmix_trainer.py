@@ -3,10 +3,12 @@
 The model computes its loss (task + mixed + SAL + auxiliary, weights from its config) and its
 ``loss_parts``; the collator builds batches; this class only combines them:
 
-- ``compute_loss`` returns the model's ``loss`` and accumulates its detached ``loss_parts``;
-  ``log`` adds them to each training log as ``loss_<part>`` (mean over the logging interval
-  and over processes), so they reach the progress bar, TensorBoard or any ``report_to``.
-  Over an interval, ``loss`` equals the sum of the logged parts.
+- ``compute_loss`` returns the model's ``loss`` and accumulates its detached ``loss_parts`` and
+  ``mix_statistics``; ``log`` adds them to each training log as ``loss_<part>`` and
+  ``msmix_<statistic>`` (e.g. ``msmix_ratio_text``, ``msmix_sass_above_threshold``,
+  ``msmix_intensity_audio``; mean over the logging interval and over processes), so they reach
+  the progress bar, TensorBoard, Trackio or any ``report_to``. Over an interval, ``loss``
+  equals the sum of the logged parts.
 - evaluation and prediction call the model in eval mode without ``mix_seed`` (it never mixes)
   and return its predictions [N, 1]; ``compute_metrics`` defaults to the MSA metrics of the
   model's ``dataset_kind``.
@@ -28,6 +30,7 @@ from .collator import MSMixDataCollator, epoch_mix_seed
 from .metrics import compute_msa_metrics
 
 LOSS_PART_PREFIX = "loss_"
+MIX_STATISTIC_PREFIX = "msmix_"
 
 
 def msa_metrics_from_predictions(eval_prediction: EvalPrediction, dataset_kind: str) -> dict[str, float]:
@@ -80,9 +83,11 @@ class MSMixTrainer(Trainer):
         """The model's own loss; training steps also accumulate its ``loss_parts`` for logging."""
         outputs = model(**inputs)
         if model.training and outputs.loss_parts:
-            for name, value in outputs.loss_parts.items():
-                value = value.detach()
-                self._loss_part_sums[name] = self._loss_part_sums.get(name, 0) + value
+            logged = {f"{LOSS_PART_PREFIX}{name}": value for name, value in outputs.loss_parts.items()}
+            logged.update({f"{MIX_STATISTIC_PREFIX}{name}": value
+                           for name, value in (outputs.mix_statistics or {}).items()})
+            for name, value in logged.items():
+                self._loss_part_sums[name] = self._loss_part_sums.get(name, 0) + value.detach()
             self._loss_part_steps += 1
         return (outputs.loss, outputs) if return_outputs else outputs.loss
 
@@ -101,13 +106,13 @@ class MSMixTrainer(Trainer):
         return super().train(*args, **kwargs)
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        """Add the mean loss parts of the interval to a training log (the one holding ``loss``)."""
+        """Add the interval's mean loss parts and mixing statistics to a training log (the one holding ``loss``)."""
         if "loss" in logs:
             logs.update(self._pop_loss_parts())
         super().log(logs, start_time)
 
     def _pop_loss_parts(self) -> dict[str, float]:
-        """Mean of each accumulated part over steps (0 in steps without it) and over processes; then reset."""
+        """Mean of each accumulated value over steps (0 in steps without it) and over processes; then reset."""
         names = set(self._loss_part_sums)
         if self.accelerator.num_processes > 1:
             names = set().union(*gather_object([sorted(names)]))
@@ -120,4 +125,4 @@ class MSMixTrainer(Trainer):
                              for name in names]) / steps
         means = self.accelerator.reduce(means, reduction="mean")
         self._loss_part_sums, self._loss_part_steps = {}, 0
-        return {f"{LOSS_PART_PREFIX}{name}": value for name, value in zip(names, means.tolist())}
+        return dict(zip(names, means.tolist()))

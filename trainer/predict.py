@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 from transformers import HfArgumentParser, Pipeline, pipeline
 
+from data_processing.cli import parse_cli
 from modeling_msmix import TASK, MultimodalSentimentPipeline
 from modeling_msmix.text_io import read_text
 
@@ -84,7 +85,7 @@ def check_model_folder(model: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    (args,) = HfArgumentParser(PredictArguments).parse_args_into_dataclasses(args=argv)
+    (args,) = parse_cli(HfArgumentParser(PredictArguments), argv)
     check_model_folder(args.model)
     texts = find_transcripts(args.videos, args.transcripts)
     missing = [video for video, text in zip(args.videos, texts) if text is None]

@@ -1,7 +1,7 @@
 """Train an msmix model with ``transformers.Trainer``: ``accelerate launch trainer/run.py [options]``.
 
 With no options it trains the default backbone (LMF) with MS-Mix on the built-in default
-dataset, selects the best epoch by the validation loss, and prints the test metrics next to
+dataset, selects the best epoch by the validation MAE, and prints the test metrics next to
 those of predicting the training mean. Options are ``TrainingArguments`` plus:
 
 - data: ``--dataset`` ('default', a ``save_to_disk`` folder or a Hub id), ``--dataset_kind``,
@@ -10,7 +10,7 @@ those of predicting the training mean. Options are ``TrainingArguments`` plus:
   manifold_mixup, multimix, powmix, advmixup, msmix), ``--config_overrides 'alpha=1.0,...'``,
   ``--model_name_or_path``;
 - run: ``--seeds 1111 1112 1113`` (one model per seed; mean ± std of every metric),
-  ``--metric_for_best_model`` (default ``loss``; e.g. ``MAE``, ``Corr``),
+  ``--metric_for_best_model`` (default ``MAE``, computed on the predictions of all processes; e.g. ``Corr``),
   ``--early_stopping_patience``, ``--resume_from_checkpoint last``, ``--push_to_hub``.
 
 The model config is filled from the dataset's metadata (dims, label range, kind, and the whole
@@ -38,8 +38,10 @@ import numpy as np
 from transformers import HfArgumentParser
 from transformers.utils import logging
 
+from data_processing.cli import parse_cli
 from data_processing.schema import MSAMetadata
 from trainer.arguments import DataArguments, ModelArguments, MSMixTrainingArguments
+from trainer.report import markdown_table, metric_names, summarize_seeds, train_mean_baseline, write_results
 from trainer.training_run import (
     RunArgumentError,
     build_config,
@@ -48,7 +50,6 @@ from trainer.training_run import (
     preflight_checks,
     train_one_seed,
 )
-from trainer.report import markdown_table, metric_names, summarize_seeds, train_mean_baseline, write_results
 
 logger = logging.get_logger(__name__)
 
@@ -152,11 +153,8 @@ def run(data_args: DataArguments, model_args: ModelArguments, training_args: MSM
 
 
 def parse_arguments(argv: list[str] | None) -> tuple[DataArguments, ModelArguments, MSMixTrainingArguments]:
-    """Parse the command line, or a single ``.json`` file holding the same keys."""
-    parser = HfArgumentParser((DataArguments, ModelArguments, MSMixTrainingArguments))
-    if argv and len(argv) == 1 and argv[0].endswith(".json"):
-        return parser.parse_json_file(json_file=argv[0])
-    return parser.parse_args_into_dataclasses(args=argv)
+    """Parse ``[recipe.yaml | args.json] [--flag value ...]``; flags override the file."""
+    return parse_cli(HfArgumentParser((DataArguments, ModelArguments, MSMixTrainingArguments)), argv)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

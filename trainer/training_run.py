@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from datasets import DatasetDict
+from datasets import Dataset, DatasetDict
 from safetensors import SafetensorError, safe_open
 from transformers import EarlyStoppingCallback, set_seed
 
@@ -27,6 +27,7 @@ from modeling_msmix import AUGMENTATIONS, BACKBONES, MSAConfig, MSAPreTrainedMod
 
 from .arguments import DataArguments, ModelArguments, MSMixTrainingArguments
 from .collator import MSMixDataCollator
+from .in_memory import InMemoryMSADataset, in_memory_splits
 from .msmix_trainer import MSMixTrainer
 
 DIM_FIELDS: tuple[str, ...] = ("text_dim", "audio_dim", "vision_dim")
@@ -40,10 +41,16 @@ class RunArgumentError(ValueError):
 
 @dataclass
 class TrainingData:
-    """The three splits (torch-formatted) and the dataset's metadata (with any ``--dataset_kind``)."""
+    """The three splits (torch-formatted), the dataset's metadata (with any ``--dataset_kind``) and
+    the splits prepared in memory (``--in_memory_max_gb``)."""
 
     dataset: DatasetDict
     metadata: MSAMetadata
+    in_memory: dict[str, InMemoryMSADataset] = field(default_factory=dict)
+
+    def model_input(self, split: str) -> InMemoryMSADataset | Dataset:
+        """What the Trainer reads for ``split``: the in-memory tensors when prepared, else the Arrow rows."""
+        return self.in_memory.get(split, self.dataset[split])
 
     def labels(self, split: str) -> np.ndarray:
         """The labels of ``split`` as a float array."""
@@ -135,6 +142,9 @@ def load_training_data(data_args: DataArguments) -> TrainingData:
         splits[split] = rows.with_format("torch")
     data = TrainingData(DatasetDict(splits), metadata)
     check_labels(data)
+    max_lengths = {"text": data_args.max_text_length, "audio": data_args.max_audio_length,
+                   "vision": data_args.max_vision_length}
+    data.in_memory = in_memory_splits(splits, max_lengths, data_args.in_memory_max_gb)
     return data
 
 
@@ -290,8 +300,8 @@ def train_one_seed(
         model=model,
         args=args,
         data_collator=build_collator(data_args, seed),
-        train_dataset=data.dataset["train"],
-        eval_dataset=data.dataset["validation"],
+        train_dataset=data.model_input("train"),
+        eval_dataset=data.model_input("validation"),
         callbacks=callbacks,
     )
     train_output = trainer.train(resume_from_checkpoint=resume)
@@ -301,7 +311,7 @@ def train_one_seed(
     if processor is not None and trainer.is_world_process_zero():
         processor.save_pretrained(str(output_dir))
     validation = _strip_prefix(trainer.evaluate(metric_key_prefix="validation"), "validation")
-    test = _strip_prefix(trainer.evaluate(data.dataset["test"], metric_key_prefix="test"), "test")
+    test = _strip_prefix(trainer.evaluate(data.model_input("test"), metric_key_prefix="test"), "test")
     trainer.save_metrics("train", train_output.metrics)
     trainer.save_metrics("validation", validation)
     trainer.save_metrics("test", test)
