@@ -20,6 +20,7 @@ import numpy as np
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers import PretrainedConfig, TrainingArguments
 
+from modeling_msmix import augmentation_title as augmentation_title_of
 from trainer.metrics import MOSI_METRICS, SIMS_METRICS
 
 from .citations import BACKBONE_CITATIONS, BACKBONE_TITLES, MSMIX_CITATION
@@ -41,15 +42,6 @@ TRAINING_ARGUMENT_KEYS: tuple[str, ...] = (
 )
 _HIDDEN_CONFIG_KEYS = {"dataset_metadata", "auto_map", "architectures", "transformers_version", "model_type", "dtype"}
 _METRIC_TYPES = {"MAE": "mae", "Corr": "pearsonr"}
-_AUGMENTATION_TITLES = {
-    "none": "no augmentation",
-    "mixup": "vanilla Mixup",
-    "manifold_mixup": "Manifold Mixup",
-    "multimix": "MultiMix",
-    "powmix": "PowMix",
-    "advmixup": "AdvMixUp",
-    "msmix": "MS-Mix",
-}
 _RUN_KEYS = ("runtime", "samples_per_second", "steps_per_second", "loss", "epoch")
 
 
@@ -181,7 +173,7 @@ def build_model_card(
     backbone = backbone_name(config)
     augmentation = str(getattr(config, "augmentation", "none"))
     backbone_title = BACKBONE_TITLES.get(backbone, backbone.upper())
-    augmentation_title = _AUGMENTATION_TITLES.get(augmentation, augmentation)
+    augmentation_title = augmentation_title_of(augmentation)
     model_title = f"{backbone_title} + {augmentation_title} ({kind.upper()})"
     dataset_name = dataset_id or metadata.get("source") or kind
     results = results or {}

@@ -1,12 +1,23 @@
 """MS-Mix and the six MSA backbones as Hugging Face ``PreTrainedModel`` classes.
 
 Each backbone registers with one ``_add_backbone(name, ConfigClass name, ModelClass name)`` line
-below; its classes live in ``configuration_<name>.py`` and ``modeling_<name>.py``.
+below; its classes live in ``configuration_<name>.py`` and ``modeling_<name>.py``. Augmentations
+register in ``augmentations.py`` (one ``register_augmentation`` line each).
 """
 
 from importlib import import_module
 
-from .configuration_base import AUGMENTATIONS, MSAConfig
+from .augmentations import (
+    AUGMENTATIONS,
+    VARIANTS,
+    augmentation_names,
+    augmentation_title,
+    register_augmentation,
+    register_variant,
+    resolve_augmentation,
+    unread_options,
+)
+from .configuration_base import MSAConfig
 from .mixing_factory import build_augmentation
 from .modeling_base import MSAModelOutput, MSAPreTrainedModel
 from .registry import BACKBONES, register_backbone
@@ -14,6 +25,13 @@ from .registry import BACKBONES, register_backbone
 __all__ = [
     "AUGMENTATIONS",
     "BACKBONES",
+    "VARIANTS",
+    "augmentation_names",
+    "augmentation_title",
+    "register_augmentation",
+    "register_variant",
+    "resolve_augmentation",
+    "unread_options",
     "MSAConfig",
     "MSAModelOutput",
     "MSAPreTrainedModel",
