@@ -20,6 +20,7 @@ import numpy as np
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers import PretrainedConfig, TrainingArguments
 
+from modeling_msmix import augmentation_of
 from modeling_msmix import augmentation_title as augmentation_title_of
 from trainer.metrics import MOSI_METRICS, SIMS_METRICS
 
@@ -173,7 +174,7 @@ def build_model_card(
     backbone = backbone_name(config)
     augmentation = str(getattr(config, "augmentation", "none"))
     backbone_title = BACKBONE_TITLES.get(backbone, backbone.upper())
-    augmentation_title = augmentation_title_of(augmentation)
+    augmentation_title = augmentation_title_of(augmentation_of(config))
     model_title = f"{backbone_title} + {augmentation_title} ({kind.upper()})"
     dataset_name = dataset_id or metadata.get("source") or kind
     results = results or {}

@@ -108,6 +108,13 @@ def augmentation_title(name: str) -> str:
     return AUGMENTATIONS[name].title if name in AUGMENTATIONS else name
 
 
+def augmentation_of(config) -> str:
+    """The variant a config's settings amount to (``msmix:no_sal``) when exactly one matches, else its augmentation."""
+    matches = [variant.name for variant in VARIANTS.values() if variant.augmentation == config.augmentation
+               and all(getattr(config, key, None) == value for key, value in variant.settings.items())]
+    return matches[0] if len(matches) == 1 else config.augmentation
+
+
 def option_defaults() -> dict[str, Any]:
     """Defaults of every option that a registered augmentation declares as a new config setting."""
     return {key: value for augmentation in AUGMENTATIONS.values() for key, value in augmentation.defaults.items()}

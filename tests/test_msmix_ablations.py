@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from data_processing.schema import MSAMetadata
-from modeling_msmix import LMFConfig, LMFModel
+from hub_cards.model_card import build_model_card
+from modeling_msmix import LMFConfig, LMFModel, augmentation_of
 from modeling_msmix.mixing_base import RandomDraws
 from modeling_msmix.mixing_baselines import random_pairs
 from modeling_msmix.mixing_msmix import MSMix, modality_similarity, normalise_similarity
@@ -80,6 +81,7 @@ def test_variant_names_set_the_switch_on_an_msmix_config(name, field, value):
     config = build_config(ModelArguments("lmf", name, config_overrides=TINY_LMF), METADATA)
     assert config.augmentation == "msmix" and getattr(config, field) == value
     assert LMFConfig.from_dict(config.to_dict()).to_dict()[field] == value
+    assert augmentation_of(config) == name
 
 
 def test_no_sal_gives_a_zero_sal_part_and_msmix_a_positive_one():
@@ -98,3 +100,10 @@ def test_no_sal_gives_a_zero_sal_part_and_msmix_a_positive_one():
 def test_an_override_that_contradicts_the_variant_is_refused():
     with pytest.raises(RunArgumentError, match="sal_weight"):
         build_config(ModelArguments("lmf", "msmix:no_sal", config_overrides="sal_weight=100"), METADATA)
+
+
+def test_model_card_names_the_ablation():
+    config = build_config(ModelArguments("lmf", "msmix:no_sal", config_overrides=TINY_LMF), METADATA)
+    assert "MS-Mix without SAL (sal_weight=0)" in str(build_model_card(config))
+    full = build_config(ModelArguments("lmf", "msmix", config_overrides=TINY_LMF), METADATA)
+    assert "MS-Mix without" not in str(build_model_card(full)) and "MS-Mix" in str(build_model_card(full))
