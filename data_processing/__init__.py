@@ -9,11 +9,13 @@ from .npy_manifest import ManifestError, import_npy_manifest
 from .sample_extractor import ExtractionError, extract_sample
 from .schema import MSAMetadata, attach_metadata, msa_features, read_metadata, validate_dataset
 from .synthetic import SyntheticConfig, generate_default_dataset
+from .synthetic_mosi_like import MOSILikeConfig
 
 __all__ = [
     "ExtractionConfig",
     "ExtractionError",
     "MMSAPickleError",
+    "MOSILikeConfig",
     "MSAMetadata",
     "ManifestError",
     "SyntheticConfig",

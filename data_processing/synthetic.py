@@ -1,4 +1,7 @@
-"""The built-in default dataset: a deterministic, learnable, MOSI-shaped MSA dataset.
+"""The "clean" profile of the built-in dataset: deterministic, easily learnable, MOSI-shaped.
+
+``generate_default_dataset`` (below) picks the profile; its default, the MOSI-like profile, is
+``synthetic_mosi_like.py``. The clean profile is kept for fast unit tests (``SyntheticConfig``).
 
 How one sample is generated (all draws from ``numpy.random.default_rng(seed)``, splits drawn
 one after another in the order train, validation, test):

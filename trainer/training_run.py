@@ -146,7 +146,8 @@ def build_config(model_args: ModelArguments, metadata: MSAMetadata, check_unread
     overrides = parse_config_overrides(model_args.config_overrides, config)
     if check_unread_options:
         refuse_unread_options([model_args.augmentation], overrides)
-    clashes = {key: overrides[key] for key, value in variant_settings.items() if key in overrides and overrides[key] != value}
+    clashes = {key: overrides[key] for key, value in variant_settings.items()
+               if key in overrides and overrides[key] != value}
     if clashes:
         raise RunArgumentError(f"--config_overrides sets {clashes}, but --augmentation {model_args.augmentation} "
                                f"fixes {variant_settings}")
