@@ -34,10 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.timing import MemorySampler, StepTimingCallback, run_isolated
+from modeling_msmix import augmentation_names
 from trainer.collator import MSMixDataCollator
 
 BACKBONES: tuple[str, ...] = ("tfn", "lmf", "mult", "misa", "almt", "glomo")
-AUGMENTATIONS: tuple[str, ...] = ("none", "msmix", "mixup", "manifold_mixup", "multimix", "powmix", "advmixup")
+AUGMENTATIONS: tuple[str, ...] = tuple(augmentation_names(with_variants=False))
 SHAPES: dict[str, dict[str, int]] = {
     "mosi": {
         "audio_dim": 5,

@@ -14,6 +14,7 @@ from .loading import load_msa_dataset
 from .manifest import ManifestError, load_entries
 from .schema import MSAMetadata, attach_metadata, msa_features, read_metadata, validate_dataset
 from .synthetic import SyntheticConfig, generate_default_dataset
+from .synthetic_mosi_like import MOSILikeConfig
 
 _LAZY: dict[str, str] = {
     "build_dataset": "extract",
@@ -34,6 +35,7 @@ __all__ = [
     "ExtractionConfig",
     "ExtractionError",
     "MMSAPickleError",
+    "MOSILikeConfig",
     "MSAMetadata",
     "ManifestError",
     "SyntheticConfig",

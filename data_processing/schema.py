@@ -42,7 +42,7 @@ from datasets.fingerprint import Hasher
 
 from modeling_msmix.feature_schema import (
     MODALITIES,
-    TOKEN_COLUMNS,
+    TOKEN_COLUMNS,  # noqa: F401  (re-exported: the schema module names every column)
     dataclass_from_dict,
     feature_column,
     length_column,

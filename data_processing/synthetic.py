@@ -1,4 +1,7 @@
-"""The built-in default dataset: a deterministic, learnable, MOSI-shaped MSA dataset.
+"""The "clean" profile of the built-in dataset: deterministic, easily learnable, MOSI-shaped.
+
+``generate_default_dataset`` (below) picks the profile; its default, the MOSI-like profile, is
+``synthetic_mosi_like.py``. The clean profile is kept for fast unit tests (``SyntheticConfig``).
 
 How one sample is generated (all draws from ``numpy.random.default_rng(seed)``, splits drawn
 one after another in the order train, validation, test):
@@ -44,11 +47,12 @@ SENTIMENT_WORD_RATE = 1 / 3
 SIGNAL_GAIN = 0.5
 FRAME_NOISE = 0.5
 SARCASM_CUE = 1.0
+DEFAULT_PROFILE = "mosi_like"
 
 
 @dataclass
-class SyntheticConfig:
-    """Sizes, dims and noise levels of the default dataset (MOSI's by default)."""
+class SyntheticShape:
+    """Split sizes, feature dims, sequence lengths and seed shared by every profile (MOSI's by default)."""
 
     train_size: int = 1284
     validation_size: int = 229
@@ -62,12 +66,6 @@ class SyntheticConfig:
     min_text_length: int = 8
     min_audio_length: int = 50
     min_vision_length: int = 50
-    label_std: float = 1.5
-    text_noise: float = 0.5
-    audio_noise: float = 1.0
-    vision_noise: float = 0.8
-    p_uninformative: float = 0.1
-    p_sarcasm: float = 0.15
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -79,6 +77,18 @@ class SyntheticConfig:
         for name in ("train_size", "validation_size", "test_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+@dataclass
+class SyntheticConfig(SyntheticShape):
+    """The "clean" profile: sizes and dims of ``SyntheticShape`` and the noise levels above."""
+
+    label_std: float = 1.5
+    text_noise: float = 0.5
+    audio_noise: float = 1.0
+    vision_noise: float = 0.8
+    p_uninformative: float = 0.1
+    p_sarcasm: float = 0.15
 
 
 def _unit(rng: np.random.Generator, dim: int) -> np.ndarray:
@@ -154,10 +164,30 @@ def _yield_rows(rows: list[dict]):
     yield from rows
 
 
-def generate_default_dataset(config: SyntheticConfig | None = None) -> DatasetDict:
-    """Generate the default MOSI-shaped dataset described in this module's docstring."""
-    config = config or SyntheticConfig()
-    generator = _Generator(config)
+def generate_default_dataset(config: SyntheticShape | None = None, profile: str | None = None) -> DatasetDict:
+    """Generate a built-in dataset: the profile ``config`` belongs to, or ``profile``'s defaults.
+
+    ``profile`` is ``"mosi_like"`` (the default: speaker-disjoint, noisy, calibrated against MOSI,
+    see ``synthetic_mosi_like``) or ``"clean"`` (this module's docstring: easy, fast to learn).
+    A ``SyntheticConfig`` is the clean profile and a ``MOSILikeConfig`` the MOSI-like one.
+    """
+    from .synthetic_mosi_like import MOSILikeConfig, MOSILikeGenerator
+
+    profiles = {"clean": (SyntheticConfig, _Generator), "mosi_like": (MOSILikeConfig, MOSILikeGenerator)}
+    if config is None:
+        profile = profile or DEFAULT_PROFILE
+        if profile not in profiles:
+            raise ValueError(f"profile must be one of {sorted(profiles)}, got {profile!r}")
+        config = profiles[profile][0]()
+    chosen = next((name for name, (config_class, _) in profiles.items() if type(config) is config_class), None)
+    if chosen is None or (profile is not None and profile != chosen):
+        raise ValueError(f"config {type(config).__name__} does not match profile {profile!r}")
+    generator = profiles[chosen][1](config)
+    return splits_to_dataset(config, chosen, generator.split)
+
+
+def splits_to_dataset(config: SyntheticShape, profile: str, split_rows) -> DatasetDict:
+    """The three splits ``split_rows(name, size)`` draws, in order, as a ``DatasetDict`` with metadata."""
     metadata = MSAMetadata(
         dataset_kind="mosi",
         label_min=-3.0,
@@ -165,15 +195,15 @@ def generate_default_dataset(config: SyntheticConfig | None = None) -> DatasetDi
         text_dim=config.text_dim,
         audio_dim=config.audio_dim,
         vision_dim=config.vision_dim,
-        extractors={m: "msmix synthetic generator" for m in ("text", "audio", "vision")},
+        extractors={m: f"msmix synthetic generator ({profile} profile)" for m in ("text", "audio", "vision")},
         normalization={m: "none (unit-scale Gaussian directions plus noise)" for m in ("text", "audio", "vision")},
-        source=f"data_processing.synthetic.generate_default_dataset(seed={config.seed})",
-        notes={"generator_config": vars(config).copy()},
+        source=f"data_processing.synthetic.generate_default_dataset(profile={profile!r}, seed={config.seed})",
+        notes={"profile": profile, "generator_config": vars(config).copy()},
     )
     features = msa_features(metadata)
     sizes = {"train": config.train_size, "validation": config.validation_size, "test": config.test_size}
-    source_key = {"generator": GENERATOR_VERSION, **vars(config)}
+    source_key = {"generator": GENERATOR_VERSION, "profile": profile, **vars(config)}
     dataset = DatasetDict()
     for name, size in sizes.items():
-        dataset[name] = rows_to_dataset(_yield_rows, features, name, source_key, rows=generator.split(name, size))
+        dataset[name] = rows_to_dataset(_yield_rows, features, name, source_key, rows=split_rows(name, size))
     return attach_metadata(dataset, metadata)

@@ -20,6 +20,8 @@ import numpy as np
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers import PretrainedConfig, TrainingArguments
 
+from modeling_msmix import augmentation_of
+from modeling_msmix import augmentation_title as augmentation_title_of
 from trainer.metrics import MOSI_METRICS, SIMS_METRICS
 
 from .citations import BACKBONE_CITATIONS, BACKBONE_TITLES, MSMIX_CITATION
@@ -42,15 +44,6 @@ TRAINING_ARGUMENT_KEYS: tuple[str, ...] = (
 )
 _HIDDEN_CONFIG_KEYS = {"dataset_metadata", "auto_map", "architectures", "transformers_version", "model_type", "dtype"}
 _METRIC_TYPES = {"MAE": "mae", "Corr": "pearsonr"}
-_AUGMENTATION_TITLES = {
-    "none": "no augmentation",
-    "mixup": "vanilla Mixup",
-    "manifold_mixup": "Manifold Mixup",
-    "multimix": "MultiMix",
-    "powmix": "PowMix",
-    "advmixup": "AdvMixUp",
-    "msmix": "MS-Mix",
-}
 _RUN_KEYS = ("runtime", "samples_per_second", "steps_per_second", "loss", "epoch")
 
 
@@ -195,7 +188,7 @@ def build_model_card(
     backbone = backbone_name(config)
     augmentation = str(getattr(config, "augmentation", "none"))
     backbone_title = BACKBONE_TITLES.get(backbone, backbone.upper())
-    augmentation_title = _AUGMENTATION_TITLES.get(augmentation, augmentation)
+    augmentation_title = augmentation_title_of(augmentation_of(config))
     provenance = describe_provenance({"dataset_kind": kind, **metadata}, dataset_id)
     model_title = f"{backbone_title} + {augmentation_title} ({provenance.name})"
     results = results or {}

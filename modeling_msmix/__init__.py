@@ -5,6 +5,7 @@ Each backbone registers with one ``_add_backbone(name, ConfigClass name, ModelCl
 below; its classes live in ``configuration_<name>.py`` and ``modeling_<name>.py``. Importing this
 package registers ``MSMixProcessor`` with ``AutoProcessor`` (see ``registry.py``) and the
 ``multimodal-sentiment`` task with ``transformers.pipeline``, so local models need no remote code.
+Augmentations register in ``augmentations.py`` (one ``register_augmentation`` line each).
 """
 
 from importlib import import_module
@@ -12,7 +13,18 @@ from importlib import import_module
 from transformers import AutoModel
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .configuration_base import AUGMENTATIONS, MSAConfig
+from .augmentations import (
+    AUGMENTATIONS,
+    VARIANTS,
+    augmentation_names,
+    augmentation_of,
+    augmentation_title,
+    register_augmentation,
+    register_variant,
+    resolve_augmentation,
+    unread_options,
+)
+from .configuration_base import MSAConfig
 from .mixing_factory import build_augmentation
 from .modeling_base import MSAModelOutput, MSAPreTrainedModel
 from .pipeline_msmix import TASK, MultimodalSentimentPipeline
@@ -22,6 +34,14 @@ from .registry import BACKBONES, register_backbone
 __all__ = [
     "AUGMENTATIONS",
     "BACKBONES",
+    "VARIANTS",
+    "augmentation_names",
+    "augmentation_of",
+    "augmentation_title",
+    "register_augmentation",
+    "register_variant",
+    "resolve_augmentation",
+    "unread_options",
     "MSAConfig",
     "MSAModelOutput",
     "MSAPreTrainedModel",

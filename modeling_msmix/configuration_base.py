@@ -20,7 +20,8 @@ from typing import Any
 
 from transformers import PretrainedConfig
 
-AUGMENTATIONS: tuple[str, ...] = ("none", "mixup", "manifold_mixup", "multimix", "powmix", "advmixup", "msmix")
+from .augmentations import AUGMENTATIONS, option_defaults
+
 DATASET_KINDS: tuple[str, ...] = ("mosi", "mosei", "sims", "custom")
 LOSS_TYPES: tuple[str, ...] = ("l1", "mse")
 REFERENCE_LABEL_SCALE = 3.0
@@ -36,7 +37,9 @@ class MSAConfig(PretrainedConfig):
         loss_type: the regression loss of the task and of the mixed samples, ``l1`` or ``mse``.
         dataset_metadata: a dict copy of the dataset's ``MSAMetadata`` (extractors, extraction
             settings, normalisation), kept with the model so a new video can be featurised alike.
-        augmentation: ``none | mixup | manifold_mixup | multimix | powmix | advmixup | msmix``.
+        augmentation: a name registered in ``augmentations.py`` (``none | mixup | manifold_mixup |
+            multimix | powmix | advmixup | msmix``); options that a registered augmentation
+            declares with a default are settings of this config too.
         alpha: Beta(alpha, alpha) parameter of the mixing ratio (Dirichlet concentration for
             MultiMix).
         threshold: SASS similarity threshold delta on the min-max normalised similarity.
@@ -49,6 +52,8 @@ class MSAConfig(PretrainedConfig):
         advmixup_epsilon: size of AdvMixUp's adversarial step, relative to each state's RMS.
         modality_dropout: in training, drop each modality of each sample with this probability
             (at least one kept), as a modality missing at extraction; drawn from ``mix_seed``.
+        use_sass: MS-Mix picks partners with SASS (``False``: random partners, ablation "no_sass").
+        use_sig: MS-Mix ratios use SIG's intensities (``False``: the Beta draw alone, ablation "no_sig").
     """
 
     model_type = "msmix_base"
@@ -73,9 +78,14 @@ class MSAConfig(PretrainedConfig):
     sig_num_heads: int = 4
     advmixup_epsilon: float | int = 0.1
     modality_dropout: float | int = 0.0
+    use_sass: bool = True
+    use_sig: bool = True
 
     def __post_init__(self, **kwargs: Any) -> None:
         super().__post_init__(**kwargs)
+        for name, value in option_defaults().items():
+            if not hasattr(self, name):
+                setattr(self, name, value)
         self.check_msa_settings()
 
     def check_msa_settings(self) -> None:
@@ -91,7 +101,7 @@ class MSAConfig(PretrainedConfig):
         if self.loss_type not in LOSS_TYPES:
             raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {self.loss_type!r}")
         if self.augmentation not in AUGMENTATIONS:
-            raise ValueError(f"augmentation must be one of {AUGMENTATIONS}, got {self.augmentation!r}")
+            raise ValueError(f"augmentation must be one of {list(AUGMENTATIONS)}, got {self.augmentation!r}")
         if not float(self.alpha) > 0:
             raise ValueError(f"alpha must be positive, got {self.alpha!r}")
         if not 0.0 <= float(self.threshold) <= 1.0:

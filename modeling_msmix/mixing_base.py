@@ -148,6 +148,11 @@ class MixingModule(nn.Module):
         super().__init__()
         self.num_mix = num_mix
 
+    @classmethod
+    def from_config(cls, config, state_dims: tuple[int, int, int]) -> "MixingModule":
+        """The module a config asks for; this default passes ``alpha`` and ``num_mix``."""
+        return cls(alpha=config.alpha, num_mix=config.num_mix)
+
     def mix_count(self, batch_size: int) -> int:
         """M, the number of mixed samples for a batch of ``batch_size``."""
         return batch_size if self.num_mix is None else int(self.num_mix)

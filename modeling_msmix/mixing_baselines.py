@@ -120,6 +120,11 @@ class AdvMixup(MixingModule):
         self.alpha = float(alpha)
         self.epsilon = float(epsilon)
 
+    @classmethod
+    def from_config(cls, config, state_dims: tuple[int, int, int]) -> "AdvMixup":
+        """``alpha``, ``num_mix`` and ``advmixup_epsilon`` from the config."""
+        return cls(alpha=config.alpha, num_mix=config.num_mix, epsilon=config.advmixup_epsilon)
+
     def forward(self, states: States, labels: torch.Tensor, draws: RandomDraws) -> MixResult:
         batch_size = labels.reshape(-1).shape[0]
         index1, index2 = random_pairs(batch_size, self.mix_count(batch_size), draws)

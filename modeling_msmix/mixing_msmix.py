@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .mixing_base import MixingModule, MixResult, RandomDraws, States, broadcast_rows, mix_pairs
+from .mixing_baselines import random_pairs
 
 SIG_MAX_DIM = 2000
 SIG_REDUCED_DIM = 1024
@@ -249,16 +250,35 @@ class MSMix(MixingModule):
         polarity_aware: partners must share the label sign.
         reference_mode: candidate order and draw order of the reference.
         num_heads: SIG attention heads.
+        use_sass: pick partners with SASS; ``False`` (ablation "no_sass") draws them as vanilla
+            Mixup does: index1 cycles over the batch, index2 is a uniform random other sample.
+        use_sig: let SIG's intensities set the ratios; ``False`` (ablation "no_sig") mixes every
+            modality and the label with the Beta draw alone (lam_m = lam_y = lam_base). SIG still
+            predicts intensities for SAL, so "no_sig" removes the intensity-guided ratio only.
     """
 
     def __init__(self, state_dims: tuple[int, int, int], alpha: float = 2.0, threshold: float = 0.4,
                  num_mix: int | None = None, label_scale: float = 3.0, polarity_aware: bool = False,
-                 reference_mode: bool = False, num_heads: int = 4):
+                 reference_mode: bool = False, num_heads: int = 4, use_sass: bool = True, use_sig: bool = True):
         super().__init__(num_mix)
+        if reference_mode and not (use_sass and use_sig):
+            raise ValueError("reference_mode reproduces the full method: it needs use_sass and use_sig")
+        if polarity_aware and not use_sass:
+            raise ValueError("polarity_aware is a SASS option: it needs use_sass")
+        self.use_sass = bool(use_sass)
+        self.use_sig = bool(use_sig)
         self.alpha = float(alpha)
         self.label_scale = float(label_scale)
         self.selector = PartnerSelector(float(threshold), polarity_aware, reference_mode)
         self.predictors = nn.ModuleList(IntensityPredictor(dim, num_heads) for dim in state_dims)
+
+    @classmethod
+    def from_config(cls, config, state_dims: tuple[int, int, int]) -> "MSMix":
+        """MS-Mix with the config's options (SPEC section 4) and ablation switches."""
+        return cls(tuple(int(d) for d in state_dims), alpha=config.alpha, threshold=config.threshold,
+                   num_mix=config.num_mix, label_scale=config.label_scale, polarity_aware=config.polarity_aware,
+                   reference_mode=config.reference_mode, num_heads=config.sig_num_heads,
+                   use_sass=config.use_sass, use_sig=config.use_sig)
 
     def intensities(self, states: States, step_masks: StepMasks = None,
                     present: torch.Tensor | None = None) -> torch.Tensor:
@@ -283,17 +303,24 @@ class MSMix(MixingModule):
         """
         labels = labels.reshape(-1, 1)
         intensities = self.intensities(states, step_masks, present)
-        similarity = normalise_similarity(modality_similarity(states, step_masks, present))
-        index1, index2 = self.selector.select(similarity, labels, self.mix_count(labels.shape[0]), draws)
+        count = self.mix_count(labels.shape[0])
+        if self.use_sass:
+            similarity = normalise_similarity(modality_similarity(states, step_masks, present))
+            index1, index2 = self.selector.select(similarity, labels, count, draws)
+        else:
+            index1, index2 = random_pairs(labels.shape[0], count, draws)
         base = draws.beta(self.alpha, index1.shape[0]).to(intensities.dtype)
-        lambdas = []
-        for modality, column in enumerate(intensities.unbind(dim=1)):
-            rows = None if present is None else present[:, modality]
-            ratio = adaptive_ratio(minmax_batch(column.abs(), rows), index1, index2)
-            if rows is not None:
-                ratio = torch.where(rows[index1] & rows[index2], ratio, torch.full_like(ratio, NEUTRAL_RATIO))
-            lambdas.append((base + ratio) / 2)
-        lambdas = tuple(lambdas)
+        if self.use_sig:
+            lambdas = []
+            for modality, column in enumerate(intensities.unbind(dim=1)):
+                rows = None if present is None else present[:, modality]
+                ratio = adaptive_ratio(minmax_batch(column.abs(), rows), index1, index2)
+                if rows is not None:
+                    ratio = torch.where(rows[index1] & rows[index2], ratio, torch.full_like(ratio, NEUTRAL_RATIO))
+                lambdas.append((base + ratio) / 2)
+            lambdas = tuple(lambdas)
+        else:
+            lambdas = (base, base, base)
         label_lambda = sum(lambdas) / 3
         mixed_labels = broadcast_rows(label_lambda, labels) * labels[index1] + (
             1 - broadcast_rows(label_lambda, labels)) * labels[index2]

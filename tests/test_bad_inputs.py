@@ -481,9 +481,10 @@ def test_predict_names_a_missing_model_folder_at_once(tmp_path):
 
 
 def test_dataset_card_commit_failure_says_what_is_on_the_hub(monkeypatch):
-    import hub_cards.push
     from datasets import DatasetDict
     from huggingface_hub import HfApi
+
+    import hub_cards.push
 
     class Pushed:
         oid = "abc123"

@@ -8,6 +8,7 @@ import torch
 from transformers import TrainingArguments
 
 from data_processing.loading import DEFAULT_DATASET
+from modeling_msmix import augmentation_names
 
 DEFAULT_BACKBONE = "lmf"
 DEFAULT_AUGMENTATION = "msmix"
@@ -20,7 +21,8 @@ class DataArguments:
 
     dataset: str = field(
         default=DEFAULT_DATASET,
-        metadata={"help": "'default' (built-in generated data), a save_to_disk folder, or a Hub dataset id"},
+        metadata={"help": "'default' (built-in generated data, MOSI-like profile; 'default:clean' is the easy "
+                  "profile), a save_to_disk folder, or a Hub dataset id"},
     )
     dataset_config_name: str | None = field(default=None, metadata={"help": "load_dataset configuration name"})
     dataset_kind: str | None = field(
@@ -50,7 +52,7 @@ class ModelArguments:
     backbone: str = field(default=DEFAULT_BACKBONE, metadata={"help": "tfn, lmf, mult, misa, almt or glomo"})
     augmentation: str = field(
         default=DEFAULT_AUGMENTATION,
-        metadata={"help": "none, mixup, manifold_mixup, multimix, powmix, advmixup or msmix"},
+        metadata={"help": f"one of {', '.join(augmentation_names())} (msmix:no_* are the paper's ablations)"},
     )
     model_name_or_path: str | None = field(
         default=None,

@@ -31,6 +31,7 @@ from transformers import HfArgumentParser
 from transformers.utils import logging
 
 from data_processing.cli import parse_cli
+from modeling_msmix import augmentation_names
 
 from .arguments import DataArguments, ModelArguments, MSMixTrainingArguments
 from .recipe_files import parse_with_recipe, recipe_paths
@@ -43,6 +44,8 @@ from .training_run import (
     check_model_arguments,
     load_finished_run,
     load_training_data,
+    parse_config_overrides,
+    refuse_unread_options,
     train_one_seed,
 )
 
@@ -56,7 +59,8 @@ class ExperimentArguments:
     )
     augmentations: list[str] = field(
         default_factory=lambda: ["none", "mixup", "msmix"],
-        metadata={"help": "augmentations to compare (none, mixup, manifold_mixup, multimix, powmix, advmixup, msmix)"},
+        metadata={"help": f"augmentations to compare ({', '.join(augmentation_names())}; "
+                          "msmix:no_* are the paper's ablations)"},
     )
     config_overrides: str | None = field(
         default=None, metadata={"help": "config settings applied to every run, e.g. 'alpha=1.0,threshold=0.3'"}
@@ -130,13 +134,15 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
         check_model_arguments(arguments)
     with training_args.main_process_first(desc="loading the dataset"):
         data = load_training_data(data_args)
-    configs = {s: build_config(model_args[s], data.metadata) for s in settings}
+    configs = {s: build_config(model_args[s], data.metadata, check_unread_options=False) for s in settings}
+    overrides = parse_config_overrides(experiment_args.config_overrides, configs[settings[0]])
+    refuse_unread_options(experiment_args.augmentations, overrides)
     output_dir = Path(training_args.output_dir)
     runs: dict[str, list[dict[str, Any]]] = {setting_name(*setting): [] for setting in settings}
     for seed in training_args.run_seeds:  # seed-major: an interrupted experiment still has whole seeds
         for setting in settings:
             name = setting_name(*setting)
-            seed_dir = output_dir / "-".join(setting) / f"seed-{seed}"
+            seed_dir = output_dir / "-".join(setting).replace(":", "-") / f"seed-{seed}"
             run = load_finished_run(seed_dir) if experiment_args.reuse_finished_runs else None
             if run is None:
                 started = time.perf_counter()

@@ -4,10 +4,12 @@ With no options it trains the default backbone (LMF) with MS-Mix on the built-in
 dataset, selects the best epoch by the validation MAE, and prints the test metrics next to
 those of predicting the training mean. Options are ``TrainingArguments`` plus:
 
-- data: ``--dataset`` ('default', a ``save_to_disk`` folder or a Hub id), ``--dataset_kind``,
+- data: ``--dataset`` ('default' = the MOSI-like built-in data, 'default:clean', a ``save_to_disk``
+  folder or a Hub id), ``--dataset_kind``,
   ``--max_{text,audio,vision}_length``, ``--max_{train,eval,predict}_samples``;
 - model: ``--backbone`` (tfn, lmf, mult, misa, almt, glomo), ``--augmentation`` (none, mixup,
-  manifold_mixup, multimix, powmix, advmixup, msmix), ``--config_overrides 'alpha=1.0,...'``,
+  manifold_mixup, multimix, powmix, advmixup, msmix, and the ablations msmix:no_sass, msmix:no_sig,
+  msmix:no_sal), ``--config_overrides 'alpha=1.0,...'`` (options the augmentation reads),
   ``--model_name_or_path``;
 - run: ``--seeds 1111 1112 1113`` (one model per seed; mean ± std of every metric),
   ``--metric_for_best_model`` (default ``MAE``, computed on the predictions of all processes; e.g. ``Corr``),

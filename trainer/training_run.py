@@ -23,7 +23,15 @@ from transformers import EarlyStoppingCallback, set_seed
 from data_processing.loading import load_msa_dataset
 from data_processing.schema import DATASET_KINDS, LABEL_RANGES, MSAMetadata, read_metadata
 from hub_cards.callback import ModelCardCallback
-from modeling_msmix import AUGMENTATIONS, BACKBONES, MSAConfig, MSAPreTrainedModel, MSMixProcessor
+from modeling_msmix import (
+    BACKBONES,
+    MSAConfig,
+    MSAPreTrainedModel,
+    MSMixProcessor,
+    augmentation_names,
+    resolve_augmentation,
+    unread_options,
+)
 
 from .arguments import DataArguments, ModelArguments, MSMixTrainingArguments
 from .collator import MSMixDataCollator
@@ -61,8 +69,8 @@ def check_model_arguments(model_args: ModelArguments) -> None:
     """Fail on an unknown backbone or augmentation."""
     if model_args.backbone not in BACKBONES:
         raise RunArgumentError(f"--backbone {model_args.backbone!r} is not one of {sorted(BACKBONES)}")
-    if model_args.augmentation not in AUGMENTATIONS:
-        raise RunArgumentError(f"--augmentation {model_args.augmentation!r} is not one of {list(AUGMENTATIONS)}")
+    if model_args.augmentation not in augmentation_names():
+        raise RunArgumentError(f"--augmentation {model_args.augmentation!r} is not one of {augmentation_names()}")
 
 
 def looks_like_local_path(value: str) -> bool:
@@ -167,11 +175,23 @@ def parse_config_overrides(overrides: str | None, config: MSAConfig) -> dict[str
     return values
 
 
-def build_config(model_args: ModelArguments, metadata: MSAMetadata) -> MSAConfig:
+def refuse_unread_options(augmentations: list[str], overrides: dict[str, Any]) -> None:
+    """Fail on an override of an augmentation option that none of ``augmentations`` reads (naming it)."""
+    unread = [unread_options(name, overrides) for name in augmentations]
+    ignored = {key: readers for key, readers in unread[0].items() if all(key in other for other in unread)}
+    if ignored:
+        details = "; ".join(f"{key!r} is read only by {readers}" for key, readers in ignored.items())
+        raise RunArgumentError(f"--config_overrides: --augmentation {' '.join(augmentations)} does not read "
+                               f"{sorted(ignored)} ({details})")
+
+
+def build_config(model_args: ModelArguments, metadata: MSAMetadata, check_unread_options: bool = True) -> MSAConfig:
     """The backbone's config filled from the dataset metadata, the augmentation and the overrides.
 
     With ``--model_name_or_path`` the saved config is the starting point and its feature dims
-    must equal the data's.
+    must equal the data's. A variant name (``msmix:no_sal``) sets its augmentation and settings;
+    an override that contradicts them, or (with ``check_unread_options``) an option the chosen
+    augmentation does not read, is refused.
     """
     check_model_arguments(model_args)
     config_class, _ = BACKBONES[model_args.backbone]
@@ -194,8 +214,17 @@ def build_config(model_args: ModelArguments, metadata: MSAMetadata) -> MSAConfig
     else:
         config = config_class()
     config.apply_dataset_metadata(metadata.to_dict())
-    config.augmentation = model_args.augmentation
+    augmentation, variant_settings = resolve_augmentation(model_args.augmentation)
+    config.augmentation = augmentation.name
     overrides = parse_config_overrides(model_args.config_overrides, config)
+    if check_unread_options:
+        refuse_unread_options([model_args.augmentation], overrides)
+    clashes = {key: overrides[key] for key, value in variant_settings.items()
+               if key in overrides and overrides[key] != value}
+    if clashes:
+        raise RunArgumentError(f"--config_overrides sets {clashes}, but --augmentation {model_args.augmentation} "
+                               f"fixes {variant_settings}")
+    overrides = {**overrides, **variant_settings}
     changed_dims = {name: overrides[name] for name in DIM_FIELDS if name in overrides and overrides[name] != data_dims[name]}
     if changed_dims:
         raise RunArgumentError(f"--config_overrides sets {changed_dims}, but the dataset has feature dims {data_dims}")

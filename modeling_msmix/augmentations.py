@@ -1,0 +1,149 @@
+"""``AUGMENTATIONS``: every augmentation's name, mixing module, title and the config options it reads.
+
+A new augmentation is one file with its ``MixingModule`` subclass (``from_config`` builds it
+from a config) and one ``register_augmentation`` line below. Config validation, the model's
+mixing factory, the trainer's ``--augmentation`` choices and help, the model-card titles and
+the training benchmark all read this registry. Options the augmentation declares in
+``defaults`` become config settings with that default, so it needs no edit of ``MSAConfig``.
+
+Variants are named settings of a registered augmentation, e.g. the paper's ablations
+``msmix:no_sass``; ``resolve_augmentation`` turns a name into (augmentation, settings).
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .mixing_base import MixingModule
+from .mixing_baselines import AdvMixup, ManifoldMixup, MultiMix, PowMix, VanillaMixup
+from .mixing_msmix import MSMix
+
+VARIANT_SEPARATOR = ":"
+PAIR_MIXUP_OPTIONS: tuple[str, ...] = ("alpha", "num_mix", "mixed_loss_weight")
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """One registered augmentation.
+
+    Attributes:
+        name: the ``augmentation`` config value.
+        module_class: its ``MixingModule`` (``None`` for no augmentation).
+        option_fields: the config settings it reads; overriding any other augmentation's option
+            for it is refused by the trainer.
+        title: its name in tables and model cards.
+        defaults: defaults of options that ``MSAConfig`` does not declare itself.
+    """
+
+    name: str
+    module_class: type[MixingModule] | None
+    option_fields: tuple[str, ...] = ()
+    title: str = ""
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+    def build(self, config, state_dims: tuple[int, int, int]) -> MixingModule | None:
+        """The mixing module for ``config`` (``None`` when this augmentation mixes nothing)."""
+        return None if self.module_class is None else self.module_class.from_config(config, state_dims)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named setting of an augmentation (``msmix:no_sal`` = ``msmix`` with ``sal_weight=0``)."""
+
+    name: str
+    augmentation: str
+    settings: Mapping[str, Any]
+    title: str
+
+
+AUGMENTATIONS: dict[str, Augmentation] = {}
+VARIANTS: dict[str, Variant] = {}
+
+
+def register_augmentation(name: str, module_class: type[MixingModule] | None, option_fields: tuple[str, ...] = (),
+                          title: str | None = None, defaults: Mapping[str, Any] | None = None) -> Augmentation:
+    """Add an augmentation; ``defaults`` declares (and defaults) options that are new config settings."""
+    if VARIANT_SEPARATOR in name:
+        raise ValueError(f"augmentation names may not contain {VARIANT_SEPARATOR!r} (it marks variants): {name!r}")
+    defaults = dict(defaults or {})
+    undeclared = sorted(set(defaults) - set(option_fields))
+    if undeclared:
+        raise ValueError(f"defaults {undeclared} of augmentation {name!r} are not among its option_fields")
+    augmentation = Augmentation(name, module_class, tuple(option_fields), title or name, defaults)
+    AUGMENTATIONS[name] = augmentation
+    return augmentation
+
+
+def register_variant(name: str, augmentation: str, settings: Mapping[str, Any], title: str) -> Variant:
+    """Add ``<augmentation>:<suffix>``, the augmentation with fixed option ``settings``."""
+    if augmentation not in AUGMENTATIONS or not name.startswith(f"{augmentation}{VARIANT_SEPARATOR}"):
+        raise ValueError(f"variant {name!r} must be '<registered augmentation>{VARIANT_SEPARATOR}<suffix>'")
+    unread = sorted(set(settings) - set(AUGMENTATIONS[augmentation].option_fields))
+    if unread:
+        raise ValueError(f"variant {name!r} sets {unread}, which {augmentation!r} does not read")
+    variant = Variant(name, augmentation, dict(settings), title)
+    VARIANTS[name] = variant
+    return variant
+
+
+def augmentation_names(with_variants: bool = True) -> list[str]:
+    """Registered augmentation names, then the variants."""
+    return [*AUGMENTATIONS, *(VARIANTS if with_variants else ())]
+
+
+def resolve_augmentation(name: str) -> tuple[Augmentation, dict[str, Any]]:
+    """(the augmentation, the settings the name fixes) for an augmentation or variant name."""
+    if name in AUGMENTATIONS:
+        return AUGMENTATIONS[name], {}
+    if name in VARIANTS:
+        variant = VARIANTS[name]
+        return AUGMENTATIONS[variant.augmentation], dict(variant.settings)
+    raise ValueError(f"augmentation must be one of {augmentation_names()}, got {name!r}")
+
+
+def augmentation_title(name: str) -> str:
+    """The display title of an augmentation or variant name (the name itself if unknown)."""
+    if name in VARIANTS:
+        return VARIANTS[name].title
+    return AUGMENTATIONS[name].title if name in AUGMENTATIONS else name
+
+
+def augmentation_of(config) -> str:
+    """The variant a config's settings amount to (``msmix:no_sal``) when exactly one matches, else its augmentation."""
+    matches = [variant.name for variant in VARIANTS.values() if variant.augmentation == config.augmentation
+               and all(getattr(config, key, None) == value for key, value in variant.settings.items())]
+    return matches[0] if len(matches) == 1 else config.augmentation
+
+
+def option_defaults() -> dict[str, Any]:
+    """Defaults of every option that a registered augmentation declares as a new config setting."""
+    return {key: value for augmentation in AUGMENTATIONS.values() for key, value in augmentation.defaults.items()}
+
+
+def augmentation_options() -> dict[str, list[str]]:
+    """Each augmentation option -> the augmentations that read it."""
+    readers: dict[str, list[str]] = {}
+    for augmentation in AUGMENTATIONS.values():
+        for option in augmentation.option_fields:
+            readers.setdefault(option, []).append(augmentation.name)
+    return readers
+
+
+def unread_options(augmentation: str, keys) -> dict[str, list[str]]:
+    """The augmentation options among ``keys`` that ``augmentation`` does not read -> who reads them."""
+    readers = augmentation_options()
+    own = set(resolve_augmentation(augmentation)[0].option_fields)
+    return {key: readers[key] for key in keys if key in readers and key not in own}
+
+
+register_augmentation("none", None, title="no augmentation")
+register_augmentation("mixup", VanillaMixup, PAIR_MIXUP_OPTIONS, title="vanilla Mixup")
+register_augmentation("manifold_mixup", ManifoldMixup, PAIR_MIXUP_OPTIONS, title="Manifold Mixup")
+register_augmentation("multimix", MultiMix, PAIR_MIXUP_OPTIONS, title="MultiMix")
+register_augmentation("powmix", PowMix, PAIR_MIXUP_OPTIONS, title="PowMix")
+register_augmentation("advmixup", AdvMixup, (*PAIR_MIXUP_OPTIONS, "advmixup_epsilon"), title="AdvMixUp")
+register_augmentation("msmix", MSMix, (*PAIR_MIXUP_OPTIONS, "threshold", "sal_weight", "polarity_aware",
+                                       "reference_mode", "sig_num_heads", "use_sass", "use_sig"), title="MS-Mix")
+register_variant("msmix:no_sass", "msmix", {"use_sass": False}, "MS-Mix without SASS (random partners)")
+register_variant("msmix:no_sig", "msmix", {"use_sig": False}, "MS-Mix without SIG (Beta ratio only)")
+register_variant("msmix:no_sal", "msmix", {"sal_weight": 0.0}, "MS-Mix without SAL (sal_weight=0)")
