@@ -191,7 +191,7 @@ def measure(args: argparse.Namespace) -> dict:
     work = Path(args.work_dir)
     media = build_media(work, args.clips)
     models, hd, n = media["models"], media["hd"], args.clips
-    results: dict = {"clips": n}
+    results: dict = {"clips": n, "two_process_launcher": args.two_process}
     decode = [statistics.mean(opencv_decode_only(c) for c in hd) for _ in range(args.repeats)]
     one, two, ratio, startup, same = [], [], [], [], []
     for repeat in range(args.repeats):
@@ -240,6 +240,7 @@ ROWS = (
     ("marginal_s_per_clip", "1 process: s per extra clip", ""),
     ("ratio_to_decode", "1 process: x OpenCV decode-only", "<= 2.5"),
     ("startup_s", "1 process: start-up s", "< 4 or overlapped"),
+    ("two_process_launcher", "2 processes: launched with", ""),
     ("two_proc_clips_per_s", "2 processes: marginal clips/s", ">= 4"),
     ("two_proc_same_features", "2 processes: features equal 1 process", "True"),
     ("rss_10s_1080p_mib", "worker peak RSS MiB, 10 s 1080p", ""),
