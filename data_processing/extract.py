@@ -5,6 +5,7 @@ CLI::
     python -m data_processing.extract --manifest clips.csv --output data/my_msa \\
         [--text_model bert-base-uncased] [--audio_model facebook/wav2vec2-base] \\
         [--vision_model google/vit-base-patch16-224-in21k] [--num_proc 2] [--device auto] [--strict]
+    torchrun --nproc_per_node 8 -m data_processing.extract --manifest clips.csv --output data/my_msa  # one shard each
 
 What happens (see :func:`build_dataset`):
 
