@@ -26,7 +26,6 @@ import torch
 from .audio_features import AudioEncoder, AudioTooShortError
 from .extraction_config import ExtractionConfig
 from .feature_schema import ERROR, MODALITIES, WARNING, Issue, feature_column, length_column
-from .face_tracking import Box
 from .frame_stream import VideoStream
 from .media import MediaError, read_audio
 from .text_features import TextEncoder
@@ -40,39 +39,23 @@ class ExtractionError(RuntimeError):
 
 
 @dataclass
-class ClipDetails:
-    """What extraction saw in a clip, per sampled frame (for previews and demos; not stored in datasets).
-
-    ``frame_times`` in seconds; ``face_boxes`` ``(x, y, w, h)`` or ``None`` where no face was
-    found; ``face_crops`` the crops (``None`` without a face); ``waveform`` mono at ``sampling_rate``
-    (``None`` without audio).
-    """
-
-    frame_times: list[float]
-    face_boxes: list[Box | None]
-    face_crops: list[np.ndarray | None]
-    waveform: np.ndarray | None
-    sampling_rate: int
-
-    @property
-    def face_found(self) -> list[bool]:
-        """Whether a face was found in each sampled frame."""
-        return [box is not None for box in self.face_boxes]
-
-
-@dataclass
 class SampleOutcome:
     """The schema columns of one clip (``None`` after an error), its issues and statistics.
 
     ``stats`` holds ``frames_sampled``, ``frames_without_face``, ``face_hit_rate``, ``face_detections``
     (detector calls; the other frames were tracked), ``text_tokens_cut``, ``audio_seconds``,
-    ``video_fps`` and ``seconds`` (decode / detect / encode). ``details`` is filled when asked for.
+    ``video_fps`` and ``seconds`` (decode / detect / encode).
+
+    ``details`` (only when asked for, never cached) holds what inference shows about the clip:
+    ``face_crops`` (per sampled frame, its face crop or the whole frame), ``face_found``,
+    ``face_boxes`` (``(x, y, w, h)`` or ``None``), ``frame_times`` (seconds), ``waveform`` (mono
+    float32, empty without audio) and ``sampling_rate``.
     """
 
     columns: dict[str, Any] | None
     issues: list[Issue] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
-    details: ClipDetails | None = None
+    details: dict[str, Any] | None = None
 
 
 def resolve_device(device: str = "auto", rank: int | None = None) -> torch.device:
@@ -108,7 +91,7 @@ class SampleExtractor:
     ) -> SampleOutcome:
         """Features of one clip; input problems become issues (see :mod:`data_processing.error_report`).
 
-        With ``keep_details`` the outcome carries :class:`ClipDetails` (face crops, frame times, waveform).
+        ``keep_details`` fills :attr:`SampleOutcome.details` (face crops, frame times, waveform).
         """
         issues: list[Issue] = []
         try:
@@ -181,7 +164,14 @@ class SampleExtractor:
         }
         details = None
         if keep_details:
-            details = ClipDetails(vision.times, vision.boxes, vision.crops, waveform, self.audio.sampling_rate)
+            details = {
+                "face_crops": vision.face_crops,
+                "face_found": vision.face_found,
+                "face_boxes": vision.boxes,
+                "frame_times": vision.times,
+                "waveform": np.zeros(0, np.float32) if waveform is None else waveform.astype(np.float32, copy=False),
+                "sampling_rate": int(self.audio.sampling_rate),
+            }
         return SampleOutcome(columns, issues, stats, details)
 
 

@@ -56,8 +56,9 @@ class FaceCropper:
 class VisionFeatures:
     """Features ``[Lv, D]`` of a clip's sampled frames, with what was seen per sampled frame.
 
-    ``times`` (seconds), ``boxes`` (``None``: no face) and, when asked for, ``crops`` have one
-    entry per sampled frame; ``seconds`` splits the time into decode, detect and encode.
+    ``times`` (seconds), ``boxes`` (``None``: no face) and, when asked for, ``face_crops`` (the
+    face crop, or the whole frame where no face was found) have one entry per sampled frame;
+    ``seconds`` splits the time into decode, detect and encode.
     """
 
     features: np.ndarray
@@ -65,8 +66,13 @@ class VisionFeatures:
     frames_sampled: int
     times: list[float] = field(default_factory=list)
     boxes: list[Box | None] = field(default_factory=list)
-    crops: list[np.ndarray | None] | None = None
+    face_crops: list[np.ndarray] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def face_found(self) -> list[bool]:
+        """Whether a face was found in each sampled frame."""
+        return [box is not None for box in self.boxes]
 
     @property
     def face_hit_rate(self) -> float:
@@ -131,7 +137,7 @@ def _face_batches(
         seen.times.append(frame.time)
         seen.boxes.append(box)
         if keep_crops:
-            seen.crops.append(crop)
+            seen.face_crops.append(crop if crop is not None else frame.image)
         image = crop if crop is not None or fallback != "whole_frame" else frame.image
         if image is not None:
             batch.append(image)
@@ -154,14 +160,14 @@ def encode_faces(
     Decoding and cropping run in a background thread at most one batch ahead of the encoder
     (:func:`~.prefetch.prefetch`), so at most three batches of images are alive at once.
     ``fallback`` applies to frames without a face (see the module docstring). With ``keep_crops``
-    the face crops are returned too (``None`` where no face was found).
+    every sampled frame's face crop (or whole frame, without a face) is returned too: previews only,
+    this holds the clip's frames.
     """
     cropper.reset()
     seen = VisionFeatures(
         np.zeros((0, encoder.dim), np.float32),
         0,
         0,
-        crops=[] if keep_crops else None,
         seconds={"decode": 0.0, "detect": 0.0, "encode": 0.0},
     )
     encoded = [seen.features]

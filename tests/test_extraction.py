@@ -371,8 +371,8 @@ def test_face_crop_and_fallbacks(media, tiny_models):
     assert whole.features.shape == (3, 16) and skipped.features.shape == (2, 16) and zeroed.features.shape == (3, 16)
     assert not zeroed.features[1].any() and np.abs(whole.features[1]).sum() > 0
     np.testing.assert_allclose(zeroed.features[[0, 2]], skipped.features, atol=1e-6)
-    assert zeroed.times == [0.0, 0.2, 0.4] and [box is None for box in zeroed.boxes] == [False, True, False]
-    assert zeroed.crops[1] is None and zeroed.crops[0].shape == crop.shape
+    assert zeroed.times == [0.0, 0.2, 0.4] and zeroed.face_found == [True, False, True]
+    assert zeroed.face_crops[1] is wall and zeroed.face_crops[0].shape == crop.shape
 
 
 def test_minilm_text_features_are_its_hidden_states_and_carry_meaning():

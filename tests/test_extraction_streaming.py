@@ -86,6 +86,17 @@ def test_frames_are_never_all_held(config, tmp_path, monkeypatch):
     assert most_alive[0] <= 3 * 2 + 1 < sampled  # batches: being built, queued, being encoded; one decoding
 
 
+def test_details_for_previews(clips, config):
+    outcome = SampleExtractor(config, torch.device("cpu")).extract("a", str(clips[0]), "good", keep_details=True)
+    details, stats = outcome.details, outcome.stats
+    assert details["frame_times"] == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8]) and stats["frames_sampled"] == 5
+    assert details["face_found"] == [True] * 5 and stats["face_hit_rate"] == 1.0
+    assert [crop.shape[2] for crop in details["face_crops"]] == [3] * 5
+    assert details["sampling_rate"] == fixtures.AUDIO_MODEL_RATE and abs(len(details["waveform"]) - 8000) < 400
+    assert set(stats["seconds"]) == {"decode", "detect", "encode"} and stats["face_detections"] == 1
+    assert SampleExtractor(config, torch.device("cpu")).extract("a", str(clips[0]), "good").details is None
+
+
 def test_tracking_spares_the_detector_and_keeps_the_face(clips):
     frames = read_video_frames(clips[3], 10.0).frames
     detected = FaceTracker(HaarFaceDetector(20, 320), redetect_every=1, min_similarity=0.6)
