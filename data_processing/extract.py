@@ -32,6 +32,7 @@ import dataclasses
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -237,11 +238,12 @@ def _extract_sharded(
     folders = [shard_folder(cache_dir, run, index, shard.count) for index in range(shard.count)]
     mine = folders[shard.index]
     if not is_done(mine):
+        start = time.perf_counter()
         mine.mkdir(parents=True, exist_ok=True)
         block = rows[shard.block(len(rows))]
         if block:
             _extract_rows(block, mine / ROWS_FILE, map_options)
-        mark_done(mine, shard, len(block))
+        mark_done(mine, shard, len(block), time.perf_counter() - start)
     wait_for(folders)
     parts = [Dataset.from_file(str(folder / ROWS_FILE)) for folder in folders if (folder / ROWS_FILE).is_file()]
     if not parts:

@@ -72,9 +72,15 @@ def is_done(folder: Path) -> bool:
     return (folder / DONE_MARKER).is_file()
 
 
-def mark_done(folder: Path, shard: Shard, samples: int) -> None:
-    """Write the marker of a finished shard (rank, sample count, process id)."""
-    marker = {"index": shard.index, "count": shard.count, "samples": samples, "pid": os.getpid()}
+def mark_done(folder: Path, shard: Shard, samples: int, seconds: float) -> None:
+    """Write the marker of a finished shard (rank, sample count, process id, seconds spent extracting)."""
+    marker = {
+        "index": shard.index,
+        "count": shard.count,
+        "samples": samples,
+        "pid": os.getpid(),
+        "seconds": round(seconds, 3),
+    }
     temporary = folder / f"{DONE_MARKER}.tmp"
     temporary.write_text(json.dumps(marker))
     os.replace(temporary, folder / DONE_MARKER)

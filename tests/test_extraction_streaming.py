@@ -182,7 +182,7 @@ def test_two_process_sharded_run_resumes_a_killed_shard_and_equals_one_process(c
     assert result.returncode == 0, result.stderr[-3000:]
     markers = [json.loads(path.read_text()) for path in sorted(cache.glob(f"shards/*/{DONE_MARKER}"))]
     assert [(m["index"], m["count"], m["samples"]) for m in markers] == [(0, 2, 2), (1, 2, 3)]
-    assert markers[0]["pid"] != markers[1]["pid"]
+    assert markers[0]["pid"] != markers[1]["pid"] and all(m["seconds"] > 0 for m in markers)
     report = json.loads((output / "extraction_report.json").read_text())
     assert report["summary"]["from_cache"] == 1  # the killed shard's finished sample
     sharded = load_from_disk(str(output))
