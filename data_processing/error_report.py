@@ -26,6 +26,9 @@ from typing import Any
 
 from modeling_msmix.feature_schema import ERROR, WARNING, Issue
 
+FALLBACK_CODES: tuple[str, ...] = ("no_audio_track", "audio_too_short", "empty_transcript", "no_face")
+"""Warnings where a modality was filled by a fallback (empty audio or text, whole frames or zeros)."""
+
 
 @dataclass
 class ExtractionReport:
@@ -71,12 +74,36 @@ class ExtractionReport:
         path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True), encoding="utf-8")
         return path
 
-    def summary(self) -> str:
-        """A few printable lines: counts, split sizes, then one line per issue (errors first)."""
+    def summary(self, min_face_hit_rate: float = 0.8) -> str:
+        """Printable lines: counts and split sizes; what needs a look, each with its count (clips whose
+        face-hit rate is under ``min_face_hit_rate``, truncated transcripts with the tokens cut,
+        fallbacks by kind); then one line per issue (errors first)."""
         sizes = ", ".join(f"{name} {size}" for name, size in self.split_sizes.items()) or "nothing"
         lines = [
             f"extracted {sum(self.split_sizes.values())} of {self.total} samples ({sizes}); "
             f"{self.from_cache} from cache; {len(self.errors)} error(s), {len(self.warnings)} warning(s)"
         ]
+        low_faces = {
+            sample_id: s
+            for sample_id, s in self.sample_stats.items()
+            if s.get("frames_sampled") and 1 - s["frames_without_face"] / s["frames_sampled"] < min_face_hit_rate
+        }
+        if low_faces:
+            clips = ", ".join(
+                f"{sample_id} {1 - s['frames_without_face'] / s['frames_sampled']:.0%} "
+                f"({s['frames_without_face']} of {s['frames_sampled']} frames without a face)"
+                for sample_id, s in low_faces.items()
+            )
+            lines.append(f"  face-hit rate under {min_face_hit_rate:.0%}: {len(low_faces)} clip(s): {clips}")
+        truncated = {i: s["text_tokens_cut"] for i, s in self.sample_stats.items() if s.get("text_tokens_cut")}
+        if truncated:
+            clips = ", ".join(f"{sample_id} ({cut} tokens cut)" for sample_id, cut in truncated.items())
+            lines.append(f"  truncated transcripts: {len(truncated)} clip(s): {clips}")
+        fallbacks = Counter(issue.code for issue in self.warnings if issue.code in FALLBACK_CODES)
+        faceless = [s["frames_without_face"] for s in self.sample_stats.values() if s.get("frames_without_face")]
+        if faceless:
+            fallbacks["frames without a face (face_fallback)"] = sum(faceless)
+        if fallbacks:
+            lines.append("  fallbacks: " + ", ".join(f"{code} {count}" for code, count in fallbacks.items()))
         lines += [f"  {i.severity.upper():<7} {i.id}: [{i.code}] {i.message}" for i in self.errors + self.warnings]
         return "\n".join(lines)

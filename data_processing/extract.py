@@ -5,6 +5,7 @@ CLI::
     python -m data_processing.extract --manifest clips.csv --output data/my_msa \\
         [--text_model bert-base-uncased] [--audio_model facebook/wav2vec2-base] \\
         [--vision_model google/vit-base-patch16-224-in21k] [--num_proc 2] [--device auto] [--strict]
+    torchrun --nproc_per_node 8 -m data_processing.extract --manifest clips.csv --output data/my_msa  # one shard each
 
 What happens (see :func:`build_dataset`):
 
@@ -33,13 +34,14 @@ import dataclasses
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from datasets import Dataset, DatasetDict, Features, Value
+from datasets import Dataset, DatasetDict, Features, Value, concatenate_datasets
 from transformers import AutoConfig, AutoFeatureExtractor, HfArgumentParser
 from transformers.utils.hub import resolve_revision
 
@@ -68,6 +70,7 @@ from .schema import (
     length_column,
     msa_features,
 )
+from .sharding import Shard, current_shard, is_done, mark_done, run_id, shard_folder, wait_for
 
 __all__ = [
     "ExtractionError",
@@ -118,6 +121,9 @@ class RunArguments:
     num_proc: int | None = field(default=None, metadata={"help": "worker processes for datasets.map"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, cuda:1 ..."})
     batch_size: int = field(default=8, metadata={"help": "samples per datasets.map batch"})
+    min_face_hit_rate: float = field(
+        default=0.8, metadata={"help": "the summary lists clips whose share of frames with a face is under this"}
+    )
 
 
 def default_cache_dir(output: str | Path) -> Path:
@@ -230,6 +236,34 @@ def _extract_batch(
     return {name: [row[name] for row in rows] for name in rows[0]} if rows else {}
 
 
+def _extract_rows(rows: list[dict[str, Any]], rows_file: Path, map_options: dict[str, Any]) -> Dataset:
+    """``datasets.map`` of :func:`_extract_batch` over ``rows``, written to the Arrow file ``rows_file``."""
+    return Dataset.from_list(rows, features=_ENTRY_FEATURES).map(
+        _extract_batch, cache_file_name=str(rows_file), **map_options
+    )
+
+
+def _extract_sharded(
+    rows: list[dict[str, Any]], shard: Shard, settings_key: str, cache_dir: Path, map_options: dict[str, Any]
+) -> Dataset:
+    """This process's block of ``rows`` (unless already done), then every shard's rows in rank order."""
+    run = run_id(rows, settings_key)
+    folders = [shard_folder(cache_dir, run, index, shard.count) for index in range(shard.count)]
+    mine = folders[shard.index]
+    if not is_done(mine):
+        start = time.perf_counter()
+        mine.mkdir(parents=True, exist_ok=True)
+        block = rows[shard.block(len(rows))]
+        if block:
+            _extract_rows(block, mine / ROWS_FILE, map_options)
+        mark_done(mine, shard, len(block), time.perf_counter() - start)
+    wait_for(folders)
+    parts = [Dataset.from_file(str(folder / ROWS_FILE)) for folder in folders if (folder / ROWS_FILE).is_file()]
+    if not parts:
+        return Dataset.from_list([], features=map_options["features"])
+    return concatenate_datasets(parts)
+
+
 def _label_issues(entries: list[ManifestEntry], label_range: tuple[float, float]) -> tuple[list[Issue], bool]:
     """Label errors of a labelled manifest, and whether the manifest is unlabeled."""
     if all(entry.label is None for entry in entries):
@@ -253,8 +287,13 @@ def build_dataset(
     device: str = "auto",
     batch_size: int = 8,
     source: str = "",
+    shard: Shard | None = None,
 ) -> tuple[DatasetDict, ExtractionReport]:
     """Extract every entry (see the module docstring); return the dataset and the report.
+
+    With ``shard`` (one process of a launch, see :mod:`data_processing.sharding`) this process
+    extracts its block of the entries, waits for the other processes' blocks and returns the
+    whole dataset, the same rows in the same order as a single-process run.
 
     Every entry needs a split (:func:`data_processing.manifest.load_entries` assigns them).
     The dataset has the splits that kept at least one sample, in the order train, validation, test.
@@ -293,16 +332,18 @@ def build_dataset(
     )
     threads = max(1, (os.cpu_count() or 1) // num_proc) if num_proc and num_proc > 1 else None
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    mapped = Dataset.from_list(todo, features=_ENTRY_FEATURES).map(
-        _extract_batch,
-        batched=True,
-        batch_size=batch_size,
-        with_rank=True,
-        num_proc=num_proc,
-        remove_columns=list(_ENTRY_FEATURES),
-        features=output_features,
-        desc="extracting features",
-        fn_kwargs={
+    shard = shard or Shard()
+    if device == "auto" and shard.count > 1:
+        device = str(resolve_device(device, shard.local_index))
+    map_options = {
+        "batched": True,
+        "batch_size": batch_size,
+        "with_rank": True,
+        "num_proc": num_proc,
+        "remove_columns": list(_ENTRY_FEATURES),
+        "features": output_features,
+        "desc": "extracting features",
+        "fn_kwargs": {
             "config": pinned.to_dict(),
             "device": device,
             "cache_dir": str(cache_dir),
@@ -310,9 +351,12 @@ def build_dataset(
             "dims": dims,
             "threads": threads,
         },
-        load_from_cache_file=False,
-        cache_file_name=str(Path(cache_dir) / ROWS_FILE),
-    )
+        "load_from_cache_file": False,
+    }
+    if shard.count == 1:
+        mapped = _extract_rows(todo, Path(cache_dir) / ROWS_FILE, map_options)
+    else:
+        mapped = _extract_sharded(todo, shard, map_options["fn_kwargs"]["settings_key"], Path(cache_dir), map_options)
     bookkeeping = mapped.select_columns(list(_EXTRA_COLUMNS) + ["id"]).to_dict()
     for sample_id, issues, stats in zip(bookkeeping["id"], bookkeeping["_issues"], bookkeeping["_stats"]):
         report.issues += [Issue(**issue) for issue in json.loads(issues)]
@@ -341,6 +385,9 @@ def build_dataset(
 def run_extraction(args: RunArguments, config: ExtractionConfig) -> DatasetDict:
     """The CLI's work: read the manifest, build, report, save.
 
+    Under ``torchrun`` / ``accelerate launch`` every process extracts its shard and process 0
+    merges, reports and saves (see :mod:`data_processing.sharding`).
+
     Raises:
         ExtractionFailed: ``args.strict`` and some sample has a record, or no sample could be extracted.
     """
@@ -350,6 +397,7 @@ def run_extraction(args: RunArguments, config: ExtractionConfig) -> DatasetDict:
         check_writable(report_path, "--report", is_file=True)
     entries = load_entries(args.manifest)
     cache_dir = args.cache_dir or default_cache_dir(args.output)
+    shard = current_shard(args.device)
     dataset, report = build_dataset(
         entries,
         config,
@@ -358,8 +406,11 @@ def run_extraction(args: RunArguments, config: ExtractionConfig) -> DatasetDict:
         device=args.device,
         batch_size=args.batch_size,
         source=str(Path(args.manifest).resolve()),
+        shard=shard,
     )
-    print(report.summary())
+    if shard.index > 0:
+        return dataset
+    print(report.summary(args.min_face_hit_rate))
     try:
         if args.strict and report.issues:
             raise ExtractionFailed(f"--strict: {len(report.issues)} sample record(s); see {report_path}")

@@ -72,13 +72,33 @@ class ExtractionConfig:
     face_detection_width: int = field(
         default=320, metadata={"help": "faces are detected on a copy of the frame at most this wide (speed)"}
     )
+    face_detector: str = field(
+        default="haar",
+        metadata={
+            "help": "face detector: 'haar' (OpenCV's cascade, no download) or a name registered with "
+            "modeling_msmix.face_tracking.register_face_detector"
+        },
+    )
+    face_redetect_every: int = field(
+        default=5,
+        metadata={
+            "help": "run the detector on every k-th sampled frame and track the face in between (1: detect on every "
+            "frame, no tracking); a drifting track re-detects at once"
+        },
+    )
+    face_track_min_similarity: float = field(
+        default=0.6,
+        metadata={"help": "a tracked face whose template match falls under this similarity (-1..1) is re-detected"},
+    )
     face_fallback: str = field(
         default="whole_frame",
         metadata={
             "help": f"frames without a face: {FACE_FALLBACKS} (encode the whole frame, drop it, or a zero vector)"
         },
     )
-    frame_batch_size: int = field(default=32, metadata={"help": "frames per image-model forward pass"})
+    frame_batch_size: int = field(
+        default=32, metadata={"help": "frames per image-model forward pass (memory holds at most three such batches)"}
+    )
     dataset_kind: str = field(default="custom", metadata={"help": "mosi, mosei, sims or custom (decides the metrics)"})
     label_min: float | None = field(default=None, metadata={"help": "label range minimum (default: the kind's range)"})
     label_max: float | None = field(default=None, metadata={"help": "label range maximum (default: the kind's range)"})
@@ -94,6 +114,10 @@ class ExtractionConfig:
         for name, value in positive.items():
             if not value > 0:
                 raise ValueError(f"{name} must be positive, got {value!r}")
+        if self.face_redetect_every < 1:
+            raise ValueError(f"face_redetect_every must be >= 1, got {self.face_redetect_every!r}")
+        if not -1 <= self.face_track_min_similarity <= 1:
+            raise ValueError(f"face_track_min_similarity must be in [-1, 1], got {self.face_track_min_similarity!r}")
         if self.face_margin < 0:
             raise ValueError(f"face_margin must be >= 0, got {self.face_margin!r}")
         if self.text_max_length is not None and self.text_max_length < 2:

@@ -1,4 +1,4 @@
-"""Decoding media: video frames with OpenCV, audio with librosa or the ``imageio-ffmpeg`` binary.
+"""Decoding media: audio with librosa or the ``imageio-ffmpeg`` binary (video: :mod:`.frame_stream`).
 
 Every problem with an input file is a :class:`MediaError` whose ``code`` names the kind of
 problem (``missing_file``, ``empty_file``, ``unreadable_video``, ``unreadable_audio``,
@@ -7,19 +7,14 @@ problem (``missing_file``, ``empty_file``, ``unreadable_video``, ``unreadable_au
 
 from __future__ import annotations
 
-import math
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import imageio_ffmpeg
 import librosa
 import numpy as np
 
 from .feature_schema import AUDIO_EXTENSIONS
-
-DEFAULT_VIDEO_FPS = 30.0
 
 
 class MediaError(Exception):
@@ -30,16 +25,6 @@ class MediaError(Exception):
         self.code = code
 
 
-@dataclass
-class VideoFrames:
-    """Frames sampled from a video (RGB uint8 ``[H, W, 3]``) and their times in seconds."""
-
-    frames: list[np.ndarray]
-    timestamps: list[float]
-    native_fps: float
-    frame_count: int
-
-
 def check_file(path: str | Path) -> Path:
     """Raise :class:`MediaError` if ``path`` is missing or empty; return it as a ``Path``."""
     path = Path(path)
@@ -48,38 +33,6 @@ def check_file(path: str | Path) -> Path:
     if path.stat().st_size == 0:
         raise MediaError("empty_file", f"{path} is empty (0 bytes)")
     return path
-
-
-def read_video_frames(path: str | Path, fps: float) -> VideoFrames:
-    """Sample about ``fps`` frames per second from the video at ``path`` (first frame at t = 0).
-
-    Raises:
-        MediaError: the file is missing, empty, or OpenCV decodes no frame from it.
-    """
-    path = check_file(path)
-    capture = cv2.VideoCapture(str(path))
-    try:
-        if not capture.isOpened():
-            raise MediaError("unreadable_video", f"{path}: OpenCV cannot open it as a video")
-        native_fps = capture.get(cv2.CAP_PROP_FPS)
-        if not native_fps or not math.isfinite(native_fps) or native_fps <= 0:
-            native_fps = DEFAULT_VIDEO_FPS
-        frames, timestamps = [], []
-        next_time, index = 0.0, 0
-        while capture.grab():
-            time = index / native_fps
-            if time + 1e-9 >= next_time:
-                ok, frame = capture.retrieve()
-                if ok and frame is not None:
-                    frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-                    timestamps.append(time)
-                    next_time += 1.0 / fps
-            index += 1
-    finally:
-        capture.release()
-    if not frames:
-        raise MediaError("unreadable_video", f"{path}: no frame could be decoded (corrupt or not a video)")
-    return VideoFrames(frames=frames, timestamps=timestamps, native_fps=float(native_fps), frame_count=index)
 
 
 def _ffmpeg_audio(path: Path, sampling_rate: int) -> np.ndarray:

@@ -6,12 +6,17 @@
     row = extract_sample("clip.mp4", "what was said", config=config)
     row["text_features"], row["audio_features"], row["vision_features"]  # [L, D] float32 arrays
 
-Models are loaded once per process and per (settings, device) and kept for later calls.
+Models are loaded once per process and per (settings, device) and kept for later calls. A clip
+is streamed: its audio track decodes in a background thread while the video's sampled frames are
+decoded, face-cropped and encoded ``frame_batch_size`` at a time, so memory stays flat with the
+clip's length and resolution (see :mod:`.frame_stream` and :mod:`.vision_features`).
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -21,7 +26,8 @@ import torch
 from .audio_features import AudioEncoder, AudioTooShortError
 from .extraction_config import ExtractionConfig
 from .feature_schema import ERROR, MODALITIES, WARNING, Issue, feature_column, length_column
-from .media import MediaError, read_audio, read_video_frames
+from .frame_stream import VideoStream
+from .media import MediaError, read_audio
 from .text_features import TextEncoder
 from .vision_features import FaceCropper, VisionEncoder, encode_faces
 
@@ -36,9 +42,14 @@ class ExtractionError(RuntimeError):
 class SampleOutcome:
     """The schema columns of one clip (``None`` after an error), its issues and statistics.
 
+    ``stats`` holds ``frames_sampled``, ``frames_without_face``, ``face_hit_rate``, ``face_detections``
+    (detector calls; the other frames were tracked), ``text_tokens_cut``, ``audio_seconds``,
+    ``video_fps`` and ``seconds`` (decode / detect / encode).
+
     ``details`` (only when asked for, never cached) holds what inference shows about the clip:
     ``face_crops`` (per sampled frame, its face crop or the whole frame), ``face_found``,
-    ``frame_times`` (seconds), ``waveform`` (mono float32, empty without audio) and ``sampling_rate``.
+    ``face_boxes`` (``(x, y, w, h)`` or ``None``), ``frame_times`` (seconds), ``waveform`` (mono
+    float32, empty without audio) and ``sampling_rate``.
     """
 
     columns: dict[str, Any] | None
@@ -68,7 +79,7 @@ class SampleExtractor:
         self.vision = VisionEncoder(
             config.vision_model, config.vision_revision, config.vision_pooling, config.frame_batch_size, device
         )
-        self.cropper = FaceCropper(config.face_margin, config.face_min_size, config.face_detection_width)
+        self.cropper = FaceCropper.from_config(config)
 
     @property
     def dims(self) -> dict[str, int]:
@@ -80,20 +91,28 @@ class SampleExtractor:
     ) -> SampleOutcome:
         """Features of one clip; input problems become issues (see :mod:`data_processing.error_report`).
 
-        ``keep_details`` fills :attr:`SampleOutcome.details`.
+        ``keep_details`` fills :attr:`SampleOutcome.details` (face crops, frame times, waveform).
         """
         issues: list[Issue] = []
         try:
-            frames = read_video_frames(video, self.config.vision_fps)
+            stream = VideoStream(video, self.config.vision_fps)
         except MediaError as error:
             return SampleOutcome(None, [Issue(sample_id, ERROR, error.code, str(error))])
+        detections = self.cropper.tracker.detections
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audio-decode") as audio_decoder:
+            pending_audio = audio_decoder.submit(read_audio, audio or video, self.audio.sampling_rate)
+            try:
+                vision = encode_faces(stream, self.cropper, self.vision, self.config.face_fallback, keep_details)
+            except MediaError as error:
+                return SampleOutcome(None, [Issue(sample_id, ERROR, error.code, str(error))])
         waveform = None
         try:
-            waveform = read_audio(audio or video, self.audio.sampling_rate)
+            waveform = pending_audio.result()
         except MediaError as error:
             if error.code != "no_audio_track":
                 return SampleOutcome(None, [Issue(sample_id, ERROR, error.code, str(error))])
             issues.append(Issue(sample_id, WARNING, error.code, f"{error}; audio left empty (audio_length 0)"))
+        start = time.perf_counter()
         if not text.strip():
             issues.append(
                 Issue(sample_id, WARNING, "empty_transcript", "empty transcript; text left empty (text_length 0)")
@@ -101,8 +120,13 @@ class SampleExtractor:
         encoded_text = self.text(text)
         if encoded_text.truncated:
             issues.append(
-                Issue(sample_id, WARNING, "text_truncated", f"transcript cut to {self.text.max_length} tokens: "
-                      f"{encoded_text.full_length - self.text.max_length} of its {encoded_text.full_length} dropped")
+                Issue(
+                    sample_id,
+                    WARNING,
+                    "text_truncated",
+                    f"transcript cut to {self.text.max_length} tokens: {encoded_text.tokens_cut} of its "
+                    f"{self.text.max_length + encoded_text.tokens_cut} dropped",
+                )
             )
         audio_features = np.zeros((0, self.audio.dim), np.float32)
         if waveform is not None:
@@ -112,7 +136,7 @@ class SampleExtractor:
                 issues.append(
                     Issue(sample_id, WARNING, "audio_too_short", f"{error}; audio left empty (audio_length 0)")
                 )
-        vision = encode_faces(frames.frames, self.cropper, self.vision, self.config.face_fallback)
+        vision.seconds["encode"] += time.perf_counter() - start
         if vision.frames_without_face == vision.frames_sampled:
             issues.append(
                 Issue(
@@ -132,15 +156,20 @@ class SampleExtractor:
         stats = {
             "frames_sampled": vision.frames_sampled,
             "frames_without_face": vision.frames_without_face,
+            "face_hit_rate": round(vision.face_hit_rate, 4),
+            "face_detections": self.cropper.tracker.detections - detections,
+            "text_tokens_cut": encoded_text.tokens_cut,
             "audio_seconds": 0.0 if waveform is None else round(len(waveform) / self.audio.sampling_rate, 3),
-            "video_fps": frames.native_fps,
+            "video_fps": stream.native_fps,
+            "seconds": {stage: round(value, 4) for stage, value in vision.seconds.items()},
         }
         details = None
         if keep_details:
             details = {
                 "face_crops": vision.face_crops,
                 "face_found": vision.face_found,
-                "frame_times": [float(t) for t in frames.timestamps],
+                "face_boxes": vision.boxes,
+                "frame_times": vision.times,
                 "waveform": np.zeros(0, np.float32) if waveform is None else waveform.astype(np.float32, copy=False),
                 "sampling_rate": int(self.audio.sampling_rate),
             }

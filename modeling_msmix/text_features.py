@@ -11,13 +11,17 @@ from transformers import AutoModel, AutoTokenizer
 
 @dataclass
 class TextFeatures:
-    """Features ``[L, D]`` of one transcript and its token ids (``L`` tokens, [CLS] and [SEP] included)."""
+    """Features ``[L, D]`` of one transcript, its token ids (``L`` tokens, [CLS] and [SEP] included), tokens cut off."""
 
     features: np.ndarray
     input_ids: list[int]
     attention_mask: list[int]
-    truncated: bool
-    full_length: int = 0
+    tokens_cut: int
+
+    @property
+    def truncated(self) -> bool:
+        """Whether the transcript was longer than the encoder's limit."""
+        return self.tokens_cut > 0
 
 
 class TextEncoder:
@@ -43,7 +47,7 @@ class TextEncoder:
         input_ids = encoded["input_ids"][0].tolist()
         attention_mask = encoded["attention_mask"][0].tolist()
         if not text.strip():
-            return TextFeatures(np.zeros((0, self.dim), np.float32), input_ids, attention_mask, truncated=False)
+            return TextFeatures(np.zeros((0, self.dim), np.float32), input_ids, attention_mask, tokens_cut=0)
         hidden = self.model(**{k: v.to(self.device) for k, v in encoded.items()}).last_hidden_state[0]
         features = hidden[encoded["attention_mask"][0].bool().to(self.device)].float().cpu().numpy()
-        return TextFeatures(features, input_ids, attention_mask, len(full) > len(input_ids), len(full))
+        return TextFeatures(features, input_ids, attention_mask, tokens_cut=max(0, len(full) - len(input_ids)))

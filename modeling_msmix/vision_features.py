@@ -1,69 +1,83 @@
-"""Frame-level face features: OpenCV Haar-cascade face detection, margin crop, ViT encoding.
+"""Frame-level face features: face box per sampled frame (detected or tracked), margin crop, ViT encoding.
 
-Per sampled frame the largest detected face is cropped with a margin and encoded to one
-vector. A frame without a face is counted and handled by the configured fallback:
-``whole_frame`` encodes the whole frame, ``skip`` drops it, ``zero`` puts a zero vector in
-its place (so the sequence keeps one step per sampled frame).
+Frames arrive one at a time from :class:`~.frame_stream.VideoStream`; each gets its face box from
+:class:`~.face_tracking.FaceTracker`, and only the crop (a copy) is kept until ``batch_size``
+crops are gathered and encoded together, so memory is bounded by the batch, not by the clip.
+Decoding and cropping run one batch ahead of the encoder in a background thread.
+A frame without a face is counted and handled by the configured fallback: ``whole_frame``
+encodes the whole frame, ``skip`` drops it, ``zero`` puts a zero vector in its place (so the
+sequence keeps one step per sampled frame).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
 
-import cv2
 import numpy as np
 import torch
 from transformers import AutoImageProcessor, AutoModel
 
-HAAR_CASCADE = "haarcascade_frontalface_default.xml"
+from .face_tracking import Box, FaceTracker, build_face_detector, crop_face
+from .frame_stream import SampledFrame
+from .prefetch import prefetch
 
 
 class FaceCropper:
-    """Largest frontal face of a frame, grown by ``margin`` on each side, or ``None``.
+    """The face crop of each sampled frame of a clip: :class:`FaceTracker` boxes grown by ``margin``."""
 
-    Detection runs on a grey copy at most ``detection_width`` pixels wide (the cascade's cost
-    grows with the pixel count); the crop is taken from the full-resolution frame.
-    """
-
-    def __init__(self, margin: float, min_size: int, detection_width: int) -> None:
-        self.classifier = cv2.CascadeClassifier(cv2.data.haarcascades + HAAR_CASCADE)
-        if self.classifier.empty():
-            raise RuntimeError(
-                f"OpenCV's {HAAR_CASCADE} could not be loaded; opencv-python-headless 4.x ships it (5.x does not)"
-            )
+    def __init__(self, tracker: FaceTracker, margin: float) -> None:
+        self.tracker = tracker
         self.margin = margin
-        self.min_size = min_size
-        self.detection_width = detection_width
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray | None:
-        """The face crop of an RGB frame ``[H, W, 3]``."""
-        height, width = frame.shape[:2]
-        scale = min(1.0, self.detection_width / width)
-        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        if scale < 1.0:
-            gray = cv2.resize(gray, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-        smallest = max(1, round(self.min_size * scale))
-        boxes = self.classifier.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(smallest, smallest))
-        if len(boxes) == 0:
-            return None
-        x, y, w, h = (int(round(v / scale)) for v in max(boxes, key=lambda box: int(box[2]) * int(box[3])))
-        dx, dy = int(round(w * self.margin)), int(round(h * self.margin))
-        return frame[max(0, y - dy) : min(height, y + h + dy), max(0, x - dx) : min(width, x + w + dx)]
+    @classmethod
+    def from_config(cls, config: Any) -> "FaceCropper":
+        """Detector, tracking and margin from an :class:`~.extraction_config.ExtractionConfig`."""
+        tracker = FaceTracker(
+            build_face_detector(config),
+            config.face_redetect_every,
+            config.face_track_min_similarity,
+            config.face_detection_width,
+        )
+        return cls(tracker, config.face_margin)
+
+    def reset(self) -> None:
+        """A new clip starts: forget the tracked face."""
+        self.tracker.reset()
+
+    def __call__(self, image: np.ndarray) -> tuple[Box | None, np.ndarray | None]:
+        """Face box and crop (a copy) of the clip's next RGB frame ``[H, W, 3]``; ``(None, None)`` without a face."""
+        box = self.tracker(image)
+        return (box, crop_face(image, box, self.margin)) if box is not None else (None, None)
 
 
 @dataclass
 class VisionFeatures:
-    """Features ``[Lv, D]`` of a clip's sampled frames and how many frames had no face.
+    """Features ``[Lv, D]`` of a clip's sampled frames, with what was seen per sampled frame.
 
-    ``face_crops`` holds, per sampled frame, its face crop or (no face) the whole frame;
-    ``face_found`` says which.
+    ``times`` (seconds), ``boxes`` (``None``: no face) and, when asked for, ``face_crops`` (the
+    face crop, or the whole frame where no face was found) have one entry per sampled frame;
+    ``seconds`` splits the time into decode, detect and encode.
     """
 
     features: np.ndarray
     frames_without_face: int
     frames_sampled: int
+    times: list[float] = field(default_factory=list)
+    boxes: list[Box | None] = field(default_factory=list)
     face_crops: list[np.ndarray] = field(default_factory=list)
-    face_found: list[bool] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def face_found(self) -> list[bool]:
+        """Whether a face was found in each sampled frame."""
+        return [box is not None for box in self.boxes]
+
+    @property
+    def face_hit_rate(self) -> float:
+        """Share of sampled frames where a face was found (0 for a clip without frames)."""
+        return 1 - self.frames_without_face / self.frames_sampled if self.frames_sampled else 0.0
 
 
 class VisionEncoder:
@@ -100,19 +114,73 @@ class VisionEncoder:
         return np.concatenate(outputs)
 
 
+def _face_batches(
+    frames: Iterable[SampledFrame],
+    cropper: FaceCropper,
+    fallback: str,
+    batch_size: int,
+    seen: VisionFeatures,
+    keep_crops: bool,
+) -> Iterator[list[np.ndarray]]:
+    """Decode and crop frame by frame, recording what was seen; yield the images to encode, ``batch_size`` at a time."""
+    batch: list[np.ndarray] = []
+    iterator = iter(frames)
+    while True:
+        start = time.perf_counter()
+        frame = next(iterator, None)
+        seen.seconds["decode"] += time.perf_counter() - start
+        if frame is None:
+            break
+        start = time.perf_counter()
+        box, crop = cropper(frame.image)
+        seen.seconds["detect"] += time.perf_counter() - start
+        seen.times.append(frame.time)
+        seen.boxes.append(box)
+        if keep_crops:
+            seen.face_crops.append(crop if crop is not None else frame.image)
+        image = crop if crop is not None or fallback != "whole_frame" else frame.image
+        if image is not None:
+            batch.append(image)
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def encode_faces(
-    frames: list[np.ndarray], cropper: FaceCropper, encoder: VisionEncoder, fallback: str
+    frames: Iterable[SampledFrame],
+    cropper: FaceCropper,
+    encoder: VisionEncoder,
+    fallback: str,
+    keep_crops: bool = False,
 ) -> VisionFeatures:
-    """Crop the face of every frame and encode the crops, applying ``fallback`` to frames without one."""
-    crops = [cropper(frame) for frame in frames]
-    missing = sum(crop is None for crop in crops)
-    shown = [c if c is not None else f for c, f in zip(crops, frames)]
-    face_found = [crop is not None for crop in crops]
-    if fallback == "whole_frame":
-        return VisionFeatures(encoder.encode(shown), missing, len(frames), shown, face_found)
-    found = encoder.encode([crop for crop in crops if crop is not None])
-    if fallback == "skip":
-        return VisionFeatures(found, missing, len(frames), shown, face_found)
-    features = np.zeros((len(frames), encoder.dim), np.float32)
-    features[[i for i, crop in enumerate(crops) if crop is not None]] = found
-    return VisionFeatures(features, missing, len(frames), shown, face_found)
+    """Crop the face of every frame as it arrives and encode the crops ``encoder.batch_size`` at a time.
+
+    Decoding and cropping run in a background thread at most one batch ahead of the encoder
+    (:func:`~.prefetch.prefetch`), so at most three batches of images are alive at once.
+    ``fallback`` applies to frames without a face (see the module docstring). With ``keep_crops``
+    every sampled frame's face crop (or whole frame, without a face) is returned too: previews only,
+    this holds the clip's frames.
+    """
+    cropper.reset()
+    seen = VisionFeatures(
+        np.zeros((0, encoder.dim), np.float32),
+        0,
+        0,
+        seconds={"decode": 0.0, "detect": 0.0, "encode": 0.0},
+    )
+    encoded = [seen.features]
+    for batch in prefetch(_face_batches(frames, cropper, fallback, encoder.batch_size, seen, keep_crops)):
+        start = time.perf_counter()
+        encoded.append(encoder.encode(batch))
+        seen.seconds["encode"] += time.perf_counter() - start
+    found = np.concatenate(encoded)
+    seen.frames_sampled = len(seen.times)
+    seen.frames_without_face = sum(box is None for box in seen.boxes)
+    if fallback == "zero":
+        seen.features = np.zeros((seen.frames_sampled, encoder.dim), np.float32)
+        seen.features[[i for i, box in enumerate(seen.boxes) if box is not None]] = found
+    else:
+        seen.features = found
+    return seen

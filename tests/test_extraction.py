@@ -21,7 +21,9 @@ from data_processing.schema import read_metadata, validate_dataset
 from modeling_msmix import processing_msmix, sample_extractor
 from modeling_msmix.audio_features import AudioEncoder, AudioTooShortError, pool_frames
 from modeling_msmix.extraction_config import ExtractionConfig
-from modeling_msmix.media import MediaError, read_audio, read_video_frames
+from modeling_msmix.face_tracking import FaceTracker, HaarFaceDetector
+from modeling_msmix.frame_stream import SampledFrame, read_video_frames
+from modeling_msmix.media import MediaError, read_audio
 from modeling_msmix.sample_extractor import ExtractionError, SampleExtractor, extract_sample
 from modeling_msmix.vision_features import FaceCropper, VisionEncoder, encode_faces
 
@@ -346,25 +348,32 @@ def test_settings_the_models_cannot_take_fail_before_any_work(media, tiny_models
     assert not (tmp_path / "out-extraction-cache").exists()
 
 
+def haar_cropper(detection_width: int = 320, redetect_every: int = 1) -> FaceCropper:
+    detector = HaarFaceDetector(min_size=20, detection_width=detection_width)
+    return FaceCropper(FaceTracker(detector, redetect_every, 0.6, detection_width), margin=0.2)
+
+
 def test_face_crop_and_fallbacks(media, tiny_models):
     frames = read_video_frames(media["talking"], VISION_FPS).frames
     wall = read_video_frames(media["no_face"], VISION_FPS).frames[0]
-    cropper = FaceCropper(margin=0.2, min_size=20, detection_width=320)
-    crop = cropper(frames[0])
+    cropper = haar_cropper()
+    _, crop = cropper(frames[0])
     assert crop is not None and 30 <= crop.shape[0] <= 60 and crop.shape[0] == crop.shape[1]
     large = cv2.resize(frames[0], None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
-    large_crop = FaceCropper(margin=0.2, min_size=20, detection_width=176)(large)
+    _, large_crop = haar_cropper(detection_width=176)(large)
     assert large_crop is not None and abs(large_crop.shape[0] - 4 * crop.shape[0]) <= 8
-    assert cropper(wall) is None
+    assert cropper(wall) == (None, None)
     encoder = VisionEncoder(tiny_models["vision"], None, "cls", 2, torch.device("cpu"))
-    mixed = [frames[0], wall, frames[2]]
+    mixed = [SampledFrame(0.0, frames[0]), SampledFrame(0.2, wall), SampledFrame(0.4, frames[2])]
     whole = encode_faces(mixed, cropper, encoder, "whole_frame")
     skipped = encode_faces(mixed, cropper, encoder, "skip")
-    zeroed = encode_faces(mixed, cropper, encoder, "zero")
+    zeroed = encode_faces(mixed, cropper, encoder, "zero", keep_crops=True)
     assert whole.frames_without_face == skipped.frames_without_face == zeroed.frames_without_face == 1
     assert whole.features.shape == (3, 16) and skipped.features.shape == (2, 16) and zeroed.features.shape == (3, 16)
     assert not zeroed.features[1].any() and np.abs(whole.features[1]).sum() > 0
     np.testing.assert_allclose(zeroed.features[[0, 2]], skipped.features, atol=1e-6)
+    assert zeroed.times == [0.0, 0.2, 0.4] and zeroed.face_found == [True, False, True]
+    assert zeroed.face_crops[1] is wall and zeroed.face_crops[0].shape == crop.shape
 
 
 def test_minilm_text_features_are_its_hidden_states_and_carry_meaning():
