@@ -58,7 +58,8 @@ def save_model_for_hub(
     if processor is None:
         model.save_pretrained(output_dir)
     else:
-        MultimodalSentimentPipeline(model=model, processor=processor, task=TASK).save_pretrained(output_dir)
+        saving = MultimodalSentimentPipeline(model=model, processor=processor, task=TASK, device=model.device)
+        saving.save_pretrained(output_dir)
         processor.save_pretrained(output_dir)
     card = build_model_card(
         model.config,

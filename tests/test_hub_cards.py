@@ -178,7 +178,10 @@ def test_no_card_carries_a_path_of_this_machine(tiny_dataset, tmp_path):
                                      "source": f"MMSA pickle {tmp_path / 'aligned_50.pkl'}"})
     copies = DatasetDict({name: split.select(range(split.num_rows)) for name, split in tiny_dataset.items()})
     extracted = attach_metadata(copies, MSAMetadata.from_dict(metadata))
+    mosi = attach_metadata(DatasetDict({name: split.select(range(split.num_rows)) for name, split in copies.items()}),
+                           MSAMetadata.from_dict(imported.dataset_metadata))
     cards = {
+        "dataset, imported": str(build_dataset_card(mosi)),
         "model, extracted": str(build_model_card(config, dataset_id=str(tmp_path / "data"),
                                                  training_args={"output_dir": str(tmp_path), "seed": 3})),
         "model, imported": str(build_model_card(imported, dataset_id=str(tmp_path / "mosi"))),
@@ -196,6 +199,8 @@ def test_no_card_carries_a_path_of_this_machine(tiny_dataset, tmp_path):
     assert "imported from an MMSA feature pickle (`aligned_50.pkl`)" in cards["model, imported"]
     assert "Multimodal Sentiment Intensity Analysis in Videos" in cards["model, imported"]  # the MOSI citation
     assert "datasets" not in front_matter(cards["model, imported"])  # a local folder is not a Hub dataset
+    assert "pretty_name: CMU-MOSI (msmix schema)" in cards["dataset, imported"]
+    assert "Cite the corpus" in cards["dataset, imported"] and "zadeh2016mosi" in cards["dataset, imported"]
     dataset_card = DatasetCard(cards["dataset, extracted"])
     assert dataset_card.data.pretty_name == "own recordings (msmix schema)"
     stored = json.loads(dataset_card.data.dataset_info["description"])["msmix_metadata"]

@@ -272,6 +272,10 @@ def test_videos_to_dataset_to_trained_model_to_prediction_from_any_directory(set
     assert {k: v for k, v in processor.to_dict().items() if k != "auto_map"} == {
         k: v for k, v in original.items() if k != "auto_map"}
     assert "| `seed` | `1111` |" in (saved / "README.md").read_text()
+    with pytest.raises(SystemExit, match="--push_to_hub: the text .*tiny-text.* local folders: name the extractors"):
+        train_main(["--dataset", str(tmp_path / "data"), "--output_dir", str(tmp_path / "never"), "--push_to_hub",
+                    "--hub_model_id", "someone/never-created", "--report_to", "none"])
+    assert not (tmp_path / "never").exists()  # refused before training
     trained = load_sentiment_pipeline(str(saved), device="cpu")
     result = trained(str(setup["clip2"]), transcript="terrible acting")
     assert isinstance(result["sentiment"], float) and set(result["intensities"]) == {"text", "audio", "vision"}

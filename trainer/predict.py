@@ -35,7 +35,7 @@ class PredictArguments:
     """Command-line arguments of ``python -m trainer.predict``."""
 
     model: str = field(metadata={"help": "Hub id or save_pretrained folder of a trained msmix model"})
-    videos: list[str] = field(metadata={"help": "video files to score", "nargs": "+"})
+    videos: list[str] = field(metadata={"help": "video files to analyse", "nargs": "+"})
     transcripts: list[str] | None = field(
         default=None, metadata={"help": "transcript .txt files (UTF-8), one per video in the same order", "nargs": "+"}
     )

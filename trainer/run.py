@@ -38,8 +38,8 @@ import numpy as np
 from transformers import HfArgumentParser
 from transformers.utils import logging
 
-from trainer.arguments import DataArguments, ModelArguments, MSMixTrainingArguments
 from data_processing.schema import MSAMetadata
+from trainer.arguments import DataArguments, ModelArguments, MSMixTrainingArguments
 from trainer.training_run import (
     RunArgumentError,
     build_config,
