@@ -80,7 +80,7 @@ class MSMixTrainer(Trainer):
         return super().training_step(model, inputs, num_items_in_batch)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        """The model's own loss; training steps also accumulate its ``loss_parts`` for logging."""
+        """The model's own loss; training steps also keep its ``loss_parts`` and ``mix_statistics`` for logging."""
         outputs = model(**inputs)
         if model.training and outputs.loss_parts:
             logged = {f"{LOSS_PART_PREFIX}{name}": value for name, value in outputs.loss_parts.items()}
