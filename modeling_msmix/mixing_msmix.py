@@ -221,17 +221,20 @@ class PartnerSelector:
         return picked // size, picked % size
 
 
-def mixing_statistics(similarity: torch.Tensor, threshold: float, lambdas: tuple[torch.Tensor, ...],
+def mixing_statistics(similarity: torch.Tensor | None, threshold: float, lambdas: tuple[torch.Tensor, ...],
                       intensities: torch.Tensor) -> dict[str, torch.Tensor]:
     """Detached logging summaries: ``ratio_<m>`` (mean lam_m), ``intensity_<m>`` (mean I_m), ``sass_above_threshold``.
 
     ``sass_above_threshold`` is the fraction of ordered pairs (i != j) whose normalised similarity
-    exceeds the SASS threshold. Everything stays on the device (no host sync).
+    exceeds the SASS threshold; it is left out without SASS (``similarity`` None, ablation
+    "no_sass"). Everything stays on the device (no host sync).
     """
-    size = similarity.shape[0]
-    off_diagonal = ~torch.eye(size, dtype=torch.bool, device=similarity.device)
-    above = ((similarity > threshold) & off_diagonal).sum() / max(size * (size - 1), 1)
-    statistics = {"sass_above_threshold": above.detach().float()}
+    statistics = {}
+    if similarity is not None:
+        size = similarity.shape[0]
+        off_diagonal = ~torch.eye(size, dtype=torch.bool, device=similarity.device)
+        above = ((similarity > threshold) & off_diagonal).sum() / max(size * (size - 1), 1)
+        statistics["sass_above_threshold"] = above.detach().float()
     for name, ratio, column in zip(("text", "audio", "vision"), lambdas, intensities.detach().unbind(dim=1)):
         statistics[f"ratio_{name}"] = ratio.detach().float().mean()
         statistics[f"intensity_{name}"] = column.float().mean()
@@ -308,6 +311,7 @@ class MSMix(MixingModule):
             similarity = normalise_similarity(modality_similarity(states, step_masks, present))
             index1, index2 = self.selector.select(similarity, labels, count, draws)
         else:
+            similarity = None
             index1, index2 = random_pairs(labels.shape[0], count, draws)
         base = draws.beta(self.alpha, index1.shape[0]).to(intensities.dtype)
         if self.use_sig:

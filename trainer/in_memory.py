@@ -154,7 +154,6 @@ class InMemoryMSADataset(torch.utils.data.Dataset):
             mask[:, 0] = True
             batch[feature_column(modality)] = features.contiguous()
             batch[f"{modality}_mask"] = mask
-        batch["labels"] = self.labels.index_select(0, rows)
         limit = max_lengths.get("text")
         for name, stored in self.tokens.items():
             lengths = self.token_lengths.index_select(0, rows)
@@ -168,6 +167,7 @@ class InMemoryMSADataset(torch.utils.data.Dataset):
             if padding:
                 tokens = tokens.masked_fill(torch.arange(tokens.shape[1])[None, :] >= lengths[:, None], padding)
             batch[name] = tokens.contiguous()
+        batch["labels"] = self.labels.index_select(0, rows)
         return batch
 
 
