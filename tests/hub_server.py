@@ -2,7 +2,7 @@
 
 It implements the endpoints that ``huggingface_hub`` (and through it ``datasets`` and
 ``transformers``) call to create a repository, upload files, list them and download them:
-``/api/repos/create``, ``/api/validate-yaml``, repo info, ``preupload``, the git-LFS batch API
+``/api/repos/create``, ``/api/validate-yaml``, ``/api/whoami-v2``, repo info, ``preupload``, the git-LFS batch API
 with the ``basic`` transfer (point ``HF_HUB_DISABLE_XET`` at it: the real Hub stores large files
 with Xet, which this server does not speak), ``commit`` (NDJSON), ``tree``, ``paths-info`` and
 ``resolve``. Files live in memory; every request is recorded.
@@ -129,6 +129,8 @@ class LocalHub:
             return self._create_repo(json.loads(request.body))
         if request.path == "/api/validate-yaml":
             return _json({"errors": [], "warnings": []})
+        if request.path == "/api/whoami-v2":
+            return _json({"type": "user", "name": "msmix-tester"})
         if parts[0] == "__lfs":
             return self._lfs_put(parts[1], request.body)
         if parts[0] == "api" and len(parts) >= 4 and parts[1].rstrip("s") in REPO_TYPES:

@@ -113,7 +113,8 @@ def test_model_card_gets_a_robustness_section_and_lnln_model_index_entries(tiny_
     lnln = {r.metric_name.split(" ")[0]: r for r in card.data.eval_results if "LNLN" in r.metric_name}
     assert set(lnln) == set(results["clean"]) - {n for n, v in results["lnln_average"].items() if not math.isfinite(v)}
     assert lnln["MAE"].metric_value == pytest.approx(results["lnln_average"]["MAE"], abs=1e-6)
-    assert lnln["MAE"].dataset_name == "user/tiny" and lnln["MAE"].metric_type == "mae"
+    clean = next(r for r in card.data.eval_results if "LNLN" not in r.metric_name)
+    assert lnln["MAE"].dataset_name == clean.dataset_name and lnln["MAE"].metric_type == "mae"
     assert any(r.metric_name == "MAE (mean ± 0.1000 over 2 seeds)" for r in card.data.eval_results)
 
     fresh = tiny_model("lmf", metadata)  # not loaded from a folder with robustness.json
@@ -320,7 +321,9 @@ def test_keep_steps_closes_up_and_empties_become_missing():
 
 def test_modality_dropout_with_msmix_trains_lowers_the_loss_and_is_seeded(tiny_data, tmp_path):
     _, dataset, metadata = tiny_data
-    model = tiny_model("lmf", metadata, augmentation="msmix", modality_dropout=0.3).train()
+    # SAL at its default weight (500) holds a model this small at the training mean for many epochs
+    # whatever the dropout; 5 lets the 12 epochs below show that training with dropout + MS-Mix learns.
+    model = tiny_model("lmf", metadata, augmentation="msmix", modality_dropout=0.3, sal_weight=5.0).train()
     batch = MSMixDataCollator()(rows_of(dataset, 16))
 
     def task_loss(model, batch):
@@ -330,7 +333,7 @@ def test_modality_dropout_with_msmix_trains_lowers_the_loss_and_is_seeded(tiny_d
     seeded = [task_loss(model, batch) for _ in range(2)]
     assert torch.equal(*seeded)
     other_seed = task_loss(model, {**batch, "mix_seed": batch["mix_seed"] + 1})
-    undropped = task_loss(tiny_model("lmf", metadata, augmentation="msmix").train(), batch)
+    undropped = task_loss(tiny_model("lmf", metadata, augmentation="msmix", sal_weight=5.0).train(), batch)
     assert not torch.equal(seeded[0], other_seed) and not torch.equal(seeded[0], undropped)
 
     trainer = MSMixTrainer(model=model, args=helpers.tiny_training_args(tmp_path / "run", num_train_epochs=12,

@@ -36,6 +36,8 @@ from modeling_msmix.modality_masks import (
     subset_keep,
 )
 
+from .collator import host_lengths
+
 PROTOCOLS: tuple[str, ...] = ("fixed_missing", "random_modality_missing", "random_step_missing", "feature_noise")
 PROTOCOL_TITLES: dict[str, str] = {
     "fixed_missing": "Fixed missing modalities",
@@ -108,6 +110,8 @@ class Perturbation:
             batch[f"{modality}_mask"] = mask
         if attention_mask is not None:
             batch["attention_mask"] = attention_mask
+        if "host_lengths" in batch:
+            batch["host_lengths"] = host_lengths(batch)  # the collator's lengths predate the perturbation
         return batch
 
 
