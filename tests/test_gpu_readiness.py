@@ -17,14 +17,7 @@ _spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__)
 helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(helpers)
 
-SMALL = {
-    "tfn": dict(text_hidden_dim=8, text_out_dim=8, audio_hidden_dim=4, vision_hidden_dim=4, post_fusion_dim=8),
-    "lmf": dict(text_hidden_dim=8, text_out_dim=8, audio_hidden_dim=4, vision_hidden_dim=4),
-    "mult": dict(hidden_dim=8, num_heads=2, num_layers=1),
-    "misa": dict(hidden_dim=8),
-    "almt": dict(hidden_dim=8, num_heads=2, head_dim=4, hyper_head_dim=4, mlp_dim=8, num_tokens=2),
-    "glomo": dict(hidden_dim=8, num_heads=2),
-}
+SMALL = helpers.TINY_BACKBONES
 
 
 @pytest.fixture(scope="module")

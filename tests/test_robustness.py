@@ -24,14 +24,7 @@ spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).
 helpers = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(helpers)
 
-TINY = {
-    "tfn": dict(text_hidden_dim=8, text_out_dim=8, audio_hidden_dim=4, vision_hidden_dim=4, post_fusion_dim=8),
-    "lmf": dict(text_hidden_dim=8, text_out_dim=8, audio_hidden_dim=4, vision_hidden_dim=4),
-    "mult": dict(hidden_dim=8, num_heads=2, num_layers=1),
-    "misa": dict(hidden_dim=8),
-    "almt": dict(hidden_dim=8, num_heads=2, head_dim=4, hyper_head_dim=4, mlp_dim=8, num_tokens=2),
-    "glomo": dict(hidden_dim=8, num_heads=2),
-}
+TINY = helpers.TINY_BACKBONES
 FEW_LEVELS = dict(modality_missing_rates=[0.5], step_missing_rates=[0.0, 0.9], noise_snr_db=[-5.0])
 
 

@@ -11,6 +11,15 @@ from data_processing.synthetic import SyntheticConfig, generate_default_dataset
 from trainer.arguments import MSMixTrainingArguments
 
 TINY_LMF = "text_hidden_dim=8,text_out_dim=8,audio_hidden_dim=4,vision_hidden_dim=4"
+# Backbone sizes small enough for a CPU test, for every backbone.
+TINY_BACKBONES = {
+    "tfn": dict(text_hidden_dim=8, text_out_dim=8, audio_hidden_dim=4, vision_hidden_dim=4, post_fusion_dim=8),
+    "lmf": dict(text_hidden_dim=8, text_out_dim=8, audio_hidden_dim=4, vision_hidden_dim=4),
+    "mult": dict(hidden_dim=8, num_heads=2, num_layers=1),
+    "misa": dict(hidden_dim=8),
+    "almt": dict(hidden_dim=8, num_heads=2, head_dim=4, hyper_head_dim=4, mlp_dim=8, num_tokens=2),
+    "glomo": dict(hidden_dim=8, num_heads=2),
+}
 TINY_DATA = SyntheticConfig(
     train_size=64,
     validation_size=24,
