@@ -17,5 +17,7 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(VENV)/bin/accelerate launch trainer/run.py
 
+# One OpenMP thread: tests fork processes (accelerate's debug launcher), which is unsafe once an
+# OpenMP pool exists, and compare features bit for bit across 1 and 2 processes.
 test: setup
-	$(PY) -m pytest -q -rs tests
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -rs tests
