@@ -21,7 +21,7 @@ CONFIG_SUFFIXES: tuple[str, ...] = (".yaml", ".yml", ".json")
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """The mapping stored in a ``.yaml``/``.yml``/``.json`` file (an empty file is ``{}``)."""
     path = Path(path)
-    text = path.read_text()
+    text = path.read_text(encoding="utf-8-sig")
     values = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     if values is None:
         return {}
