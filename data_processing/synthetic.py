@@ -96,6 +96,22 @@ def _unit(rng: np.random.Generator, dim: int) -> np.ndarray:
     return vector / np.linalg.norm(vector)
 
 
+def schema_row(sample_id: str, transcript: str, text: np.ndarray, audio: np.ndarray, vision: np.ndarray,
+               label: float) -> dict:
+    """One row of the msmix schema from a sample's [L_m, D_m] features (lengths taken from them)."""
+    return {
+        "id": sample_id,
+        "text": transcript,
+        "text_features": text.astype(np.float32),
+        "audio_features": audio.astype(np.float32),
+        "vision_features": vision.astype(np.float32),
+        "text_length": len(text),
+        "audio_length": len(audio),
+        "vision_length": len(vision),
+        "label": np.float32(label),
+    }
+
+
 class _Generator:
     """Holds the fixed directions and vocabulary; draws splits from one random stream."""
 
@@ -145,17 +161,9 @@ class _Generator:
             if sarcastic[i]:
                 vision += SARCASM_CUE * self.cue
             rows.append(
-                {
-                    "id": f"{split_name}_{i:05d}",
-                    "text": f"synthetic utterance {i} ({'sarcastic' if sarcastic[i] else 'plain'})",
-                    "text_features": text.astype(np.float32),
-                    "audio_features": audio.astype(np.float32),
-                    "vision_features": vision.astype(np.float32),
-                    "text_length": lt,
-                    "audio_length": la,
-                    "vision_length": lv,
-                    "label": np.float32(labels[i]),
-                }
+                schema_row(f"{split_name}_{i:05d}",
+                           f"synthetic utterance {i} ({'sarcastic' if sarcastic[i] else 'plain'})",
+                           text, audio, vision, labels[i])
             )
         return rows
 

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .synthetic import VOCABULARY_SIZE, SyntheticShape, _unit
+from .synthetic import VOCABULARY_SIZE, SyntheticShape, _unit, schema_row
 
 MODALITY_ORDER: tuple[str, ...] = ("text", "audio", "vision")
 
@@ -157,17 +157,9 @@ class MOSILikeGenerator:
                 vision = vision + c.contradiction_cue * self.cue
             vision = vision + rng.normal(0.0, c.frame_noise, (lv, c.vision_dim))
             rows.append(
-                {
-                    "id": f"{split_name}_spk{offset + who:03d}_{i:05d}",
-                    "text": f"synthetic utterance {i} of speaker {offset + who} "
-                            f"({'contradictory' if contradictory[i] else 'plain'})",
-                    "text_features": text.astype(np.float32),
-                    "audio_features": audio.astype(np.float32),
-                    "vision_features": vision.astype(np.float32),
-                    "text_length": lt,
-                    "audio_length": la,
-                    "vision_length": lv,
-                    "label": np.float32(labels[i]),
-                }
+                schema_row(f"{split_name}_spk{offset + who:03d}_{i:05d}",
+                           f"synthetic utterance {i} of speaker {offset + who} "
+                           f"({'contradictory' if contradictory[i] else 'plain'})",
+                           text, audio, vision, labels[i])
             )
         return rows
