@@ -133,12 +133,15 @@ def test_experiment_writes_one_table_over_settings_and_seeds(dataset_dir, tmp_pa
     table = (tmp_path / "exp" / "results.md").read_text()
     for row in ("| lmf + none |", "| lmf + msmix |", "| predict the training mean |", "| lmf + msmix - none |"):
         assert row in table
+    assert results["wall_seconds"] >= sum(run["wall_seconds"] for runs in results["runs"].values() for run in runs)
+    assert f"Wall time: {results['wall_seconds'] / 60:.1f} minutes for 4 runs (4 trained, 0 read back)." in table
 
     (tmp_path / "exp" / "lmf-msmix" / "seed-6" / "test_results.json").unlink()
     again = experiment_main([*common, "--augmentations", "none", "msmix", "--seeds", "5", "6",
                              "--output_dir", str(tmp_path / "exp"), "--reuse_finished_runs", "true"])
     assert again["test"]["lmf + none"] == none
     assert [run["wall_seconds"] is None for run in again["runs"]["lmf + msmix"]] == [True, False]
+    assert "minutes for 4 runs (1 trained, 3 read back)." in (tmp_path / "exp" / "results.md").read_text()
     assert again["runs"]["lmf + msmix"][1]["test"] == pytest.approx(results["runs"]["lmf + msmix"][1]["test"])
 
 

@@ -9,7 +9,8 @@ Each (backbone, augmentation) trains once per seed into
 and best-model selection as ``trainer/run.py``, and is evaluated on the test split. The command
 writes ``results.json`` (every run's validation and test metrics and the mean ± std per
 setting) and ``results.md`` (the paper-style table, with the gain of each augmentation over
-``none`` on the same backbone) into ``output_dir`` and prints the table. All settings are
+``none`` on the same backbone) into ``output_dir`` and prints the table with the experiment's
+wall time (how many runs were trained and how many read back with ``--reuse_finished_runs``). All settings are
 checked against the data before the first run starts. Training options are those of
 ``trainer/run.py`` (``TrainingArguments`` and the data arguments); the defaults here are
 smaller (fewer epochs) so that the comparison fits on a CPU. With ``--robustness`` every run's
@@ -124,6 +125,7 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
 
     ``recipes`` maps a backbone to its own (config_overrides, training arguments), from ``--recipe``.
     """
+    started_experiment = time.perf_counter()
     recipes = recipes or {}
     backbones = experiment_args.backbones or list(recipes) or ["lmf", "tfn"]
     settings = [(b, a) for b in backbones for a in experiment_args.augmentations]
@@ -173,6 +175,8 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
         "train_mean_baseline": baseline,
         "gains_over_none": gains_over_none(summaries, backbones, experiment_args.augmentations, metrics),
         "runs": runs,
+        "wall_seconds": time.perf_counter() - started_experiment,
+        "trained_runs": sum(run["wall_seconds"] is not None for setting_runs in runs.values() for run in setting_runs),
     }
     if experiment_args.robustness:
         results["robustness"] = {name: summarize_seeds([run["robustness"] for run in setting_runs])
@@ -189,10 +193,19 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
             columns = tuple(next(iter(results["robustness"].values())))
             parts += ["Robustness (test split): clean metrics and each protocol's average over its levels "
                       "(trainer.robustness):", markdown_table(results["robustness"], columns)]
+        parts.append(wall_time_line(results))
         markdown = "\n\n".join(parts)
         write_results(output_dir, results, markdown)
         print(f"\n{markdown}\n\n(written to {output_dir})")
     return results
+
+
+def wall_time_line(results: dict[str, Any]) -> str:
+    """``Wall time: 12.3 minutes for 6 runs (2 trained, 4 read back).``"""
+    total = sum(len(setting_runs) for setting_runs in results["runs"].values())
+    trained = results["trained_runs"]
+    return (f"Wall time: {results['wall_seconds'] / 60:.1f} minutes for {total} runs "
+            f"({trained} trained, {total - trained} read back).")
 
 
 def run_robustness(seed_dir: Path, data, data_args: DataArguments, protocols: list[str],
