@@ -1,0 +1,118 @@
+"""What MS-Mix's intensity predictors (SIG) learned: intensity statistics of a trained model on one split.
+
+``python -m benchmarks.sig_diagnostics --model outputs/lmf-msmix/seed-1111 --dataset default``
+
+Predicts every sample's SIG intensities I_m (no mixing, as at evaluation) and prints per modality:
+the mean and std of I over samples, the share of samples at the tanh bound (|I| >= 2.9 of 3), the
+Pearson and Spearman correlation of |I| with |y|, SAL's KL(P(y) || P(I_m)) averaged over shuffled
+batches of the training batch size next to the KL that a constant intensity gets (P(I) uniform),
+and the mean |lam_adapt - 0.5| over each batch's random pairs (0 means the intensity-guided half of
+the ratio is always 0.5, so SIG does not steer the mixing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from scipy.stats import pearsonr, spearmanr
+from torch.utils.data import DataLoader
+from transformers import HfArgumentParser
+
+from data_processing.loading import load_msa_dataset
+from modeling_msmix.mixing_msmix import batch_distribution
+from modeling_msmix.modeling_base import MODALITY_NAMES
+from trainer.collator import MSMixDataCollator
+
+from .fit_gap import load_trained_model
+
+SATURATED = 2.9
+
+
+@dataclass
+class SIGDiagnosticsArguments:
+    """A trained MS-Mix model and the split to read its intensities on."""
+
+    model: str = field(metadata={"help": "a folder written by trainer/run.py with augmentation msmix"})
+    dataset: str = field(default="default", metadata={"help": "as trainer/run.py's --dataset"})
+    split: str = field(default="test", metadata={"help": "the split to predict"})
+    batch_size: int = field(default=64, metadata={"help": "batch size of the SAL and lam_adapt figures"})
+    seed: int = field(default=0, metadata={"help": "seed of the batch shuffle and the random pairs"})
+
+
+def predict_intensities(model: torch.nn.Module, split) -> tuple[np.ndarray, np.ndarray]:
+    """(intensities [N, 3], labels [N]) of one torch-formatted split."""
+    collator = MSMixDataCollator(return_mix_seed=False)
+    intensities, labels = [], []
+    with torch.no_grad():
+        for batch in DataLoader(split, batch_size=256, collate_fn=collator):
+            labels.append(batch.pop("labels").reshape(-1))
+            intensities.append(model(**batch).intensities)
+    return torch.cat(intensities).numpy(), torch.cat(labels).numpy()
+
+
+def min_max(values: torch.Tensor) -> torch.Tensor:
+    """SPEC's w_m: |I| min-max normalised over the batch (all equal -> 0)."""
+    spread = values.max() - values.min()
+    return (values - values.min()) / spread if spread > 0 else torch.zeros_like(values)
+
+
+def batch_figures(intensity: np.ndarray, labels: np.ndarray, batch_size: int, label_scale: float,
+                  rng: np.random.Generator) -> dict[str, float]:
+    """SAL's KL (learned and constant intensity) and mean |lam_adapt - 0.5| over shuffled batches."""
+    order = rng.permutation(len(labels))
+    kl, kl_constant, adapt = [], [], []
+    for start in range(0, len(order) - batch_size + 1, batch_size):
+        rows = order[start:start + batch_size]
+        values, targets = torch.from_numpy(intensity[rows]), torch.from_numpy(labels[rows])
+        target = batch_distribution(targets, label_scale)
+        for predicted, store in ((values, kl), (torch.zeros_like(values), kl_constant)):
+            log_p = batch_distribution(predicted, label_scale).log()
+            store.append(float(torch.nn.functional.kl_div(log_p, target, reduction="batchmean")))
+        weights = min_max(values.abs())
+        partners = torch.from_numpy(rng.permutation(batch_size))
+        lam_adapt = (weights + 1e-8) / (weights + weights[partners] + 2e-8)
+        adapt.append(float((lam_adapt - 0.5).abs().mean()))
+    return {"SAL_KL": float(np.mean(kl)), "SAL_KL_constant": float(np.mean(kl_constant)),
+            "mean_abs_lam_adapt_minus_half": float(np.mean(adapt))}
+
+
+def sig_diagnostics(args: SIGDiagnosticsArguments) -> dict[str, dict[str, float]]:
+    """Per modality: mean, std, saturated share, correlations with |y|, SAL KL and lam_adapt spread."""
+    model = load_trained_model(args.model)
+    if model.config.augmentation != "msmix":
+        raise SystemExit(f"--model {args.model!r} was trained with augmentation {model.config.augmentation!r}; "
+                         "SIG intensities exist for msmix only")
+    split = load_msa_dataset(args.dataset)[args.split].with_format("torch")
+    intensities, labels = predict_intensities(model, split)
+    label_scale = float(model.config.label_scale)
+    rng = np.random.default_rng(args.seed)
+    figures = {}
+    for name, column in zip(MODALITY_NAMES, intensities.T):
+        magnitude = np.abs(column)
+        figures[name] = {
+            "mean": float(column.mean()),
+            "std": float(column.std()),
+            "saturated_share": float((magnitude >= SATURATED).mean()),
+            "pearson_abs_y": float(pearsonr(magnitude, np.abs(labels)).statistic),
+            "spearman_abs_y": float(spearmanr(magnitude, np.abs(labels)).statistic),
+            **batch_figures(column, labels, args.batch_size, label_scale, rng),
+        }
+    return figures
+
+
+def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
+    (args,) = HfArgumentParser(SIGDiagnosticsArguments).parse_args_into_dataclasses(argv)
+    figures = sig_diagnostics(args)
+    columns = list(next(iter(figures.values())))
+    print(f"SIG intensities of {args.model} on the {args.split} split")
+    print("| modality | " + " | ".join(columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for name, row in figures.items():
+        print(f"| {name} | " + " | ".join(f"{row[c]:.4g}" for c in columns) + " |")
+    return figures
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The study's diagnostics: SIG's intensities (benchmarks/sig_diagnostics.py) and the course of training (fit_gap)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from datasets import load_from_disk
+
+from benchmarks.sig_diagnostics import SATURATED, batch_figures, main
+from modeling_msmix import LMFConfig, LMFModel
+from trainer.collator import MSMixDataCollator
+
+_spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
+helpers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(helpers)
+
+
+def test_intensities_equal_to_label_magnitudes_give_zero_kl_and_constant_ones_give_the_uniform_kl():
+    labels = np.array([-3.0, -1.5, 0.0, 0.5, 2.0, 3.0], dtype=np.float32)
+    aligned = batch_figures(np.abs(labels), labels, batch_size=6, label_scale=3.0, rng=np.random.default_rng(0))
+    assert aligned["SAL_KL"] == pytest.approx(0.0, abs=1e-6)
+    target = np.exp(np.abs(labels) / 3) / np.exp(np.abs(labels) / 3).sum()
+    uniform_kl = float(np.sum(target * np.log(target * 6))) / 6  # batchmean divides the sum by B
+    assert aligned["SAL_KL_constant"] == pytest.approx(uniform_kl, rel=1e-4)
+    assert aligned["mean_abs_lam_adapt_minus_half"] > 0.1
+
+    constant = batch_figures(np.full(6, -2.95, dtype=np.float32), labels, batch_size=6, label_scale=3.0,
+                             rng=np.random.default_rng(0))
+    assert constant["SAL_KL"] == pytest.approx(uniform_kl, rel=1e-4)
+    assert constant["mean_abs_lam_adapt_minus_half"] == 0.0
+
+
+def test_figures_of_a_saved_msmix_model_come_from_its_own_intensities(tmp_path):
+    data_dir = helpers.save_tiny_dataset(tmp_path / "data")
+    config = LMFConfig(**helpers.TINY_BACKBONES["lmf"], text_dim=16, audio_dim=5, vision_dim=6, augmentation="msmix")
+    torch.manual_seed(0)
+    LMFModel(config).save_pretrained(tmp_path / "model")
+    figures = main(["--model", str(tmp_path / "model"), "--dataset", str(data_dir), "--batch_size", "8"])
+
+    model = LMFModel.from_pretrained(tmp_path / "model").eval()
+    test = load_from_disk(str(data_dir))["test"].with_format("torch")
+    batch = MSMixDataCollator(return_mix_seed=False)([test[i] for i in range(len(test))])
+    labels = batch.pop("labels").reshape(-1).abs().numpy()
+    with torch.no_grad():
+        intensities = model(**batch).intensities.numpy()
+    for name, column in zip(("text", "audio", "vision"), intensities.T):
+        assert figures[name]["mean"] == pytest.approx(float(column.mean()), abs=1e-5)
+        assert figures[name]["saturated_share"] == pytest.approx(float((np.abs(column) >= SATURATED).mean()))
+        assert figures[name]["pearson_abs_y"] == pytest.approx(float(np.corrcoef(np.abs(column), labels)[0, 1]),
+                                                               abs=1e-4)
+
+
+def test_a_model_without_msmix_is_refused_by_name(tmp_path):
+    config = LMFConfig(**helpers.TINY_BACKBONES["lmf"], text_dim=16, audio_dim=5, vision_dim=6, augmentation="mixup")
+    LMFModel(config).save_pretrained(tmp_path / "mixup")
+    with pytest.raises(SystemExit, match="augmentation 'mixup'"):
+        main(["--model", str(tmp_path / "mixup"), "--dataset", str(tmp_path / "unused")])
+
+
+def test_course_of_training_reads_the_last_epoch_and_the_best_one(tmp_path):
+    from benchmarks.fit_gap import training_course
+
+    assert training_course(str(tmp_path)) is None
+    history = [{"loss": 1.2, "epoch": 0.5}, {"loss": 1.0, "epoch": 1.0}, {"eval_MAE": 0.95, "epoch": 1.0},
+               {"loss": 0.7, "epoch": 1.5}, {"loss": 0.5, "epoch": 2.0}, {"eval_MAE": 0.90, "epoch": 2.0},
+               {"loss": 0.4, "epoch": 2.5}, {"loss": 0.2, "epoch": 3.0}, {"eval_MAE": 0.97, "epoch": 3.0}]
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": history}))
+    assert training_course(str(tmp_path)) == {"best_epoch": 2.0, "last_epoch": 3.0, "last_epoch_training_loss": 0.3,
+                                              "last_epoch_validation_MAE": 0.97}
