@@ -7,12 +7,16 @@ the mean and std of I over samples, the share of samples at the tanh bound (|I| 
 Pearson and Spearman correlation of |I| with |y|, SAL's KL(P(y) || P(I_m)) averaged over shuffled
 batches of the training batch size next to the KL that a constant intensity gets (P(I) uniform),
 and the mean |lam_adapt - 0.5| over each batch's random pairs (0 means the intensity-guided half of
-the ratio is always 0.5, so SIG does not steer the mixing).
+the ratio is always 0.5, so SIG does not steer the mixing). From the run's ``trainer_state.json``
+it also prints the mean of each logged MS-Mix statistic over training, among them the share of
+pairs above the SASS threshold (near 1, SASS leaves the partners almost as random as Mixup's).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -102,7 +106,17 @@ def sig_diagnostics(args: SIGDiagnosticsArguments) -> dict[str, dict[str, float]
     return figures
 
 
-def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
+def logged_statistics(folder: str) -> dict[str, float] | None:
+    """Mean of every ``msmix_*`` statistic over the logged training steps (``None`` without ``trainer_state.json``)."""
+    state_file = Path(folder) / "trainer_state.json"
+    if not state_file.is_file():
+        return None
+    history = json.loads(state_file.read_text())["log_history"]
+    names = sorted({key for entry in history for key in entry if key.startswith("msmix_")})
+    return {name: float(np.mean([entry[name] for entry in history if name in entry])) for name in names}
+
+
+def main(argv: list[str] | None = None) -> dict[str, dict[str, float] | None]:
     (args,) = HfArgumentParser(SIGDiagnosticsArguments).parse_args_into_dataclasses(argv)
     figures = sig_diagnostics(args)
     columns = list(next(iter(figures.values())))
@@ -111,7 +125,10 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     print("|---" * (len(columns) + 1) + "|")
     for name, row in figures.items():
         print(f"| {name} | " + " | ".join(f"{row[c]:.4g}" for c in columns) + " |")
-    return figures
+    logged = logged_statistics(args.model)
+    if logged:
+        print("mean over the logged training steps: " + ", ".join(f"{k} {v:.3f}" for k, v in logged.items()))
+    return {**figures, "logged_during_training": logged}
 
 
 if __name__ == "__main__":

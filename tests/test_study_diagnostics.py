@@ -11,7 +11,7 @@ import pytest
 import torch
 from datasets import load_from_disk
 
-from benchmarks.sig_diagnostics import SATURATED, batch_figures, main
+from benchmarks.sig_diagnostics import SATURATED, batch_figures, logged_statistics, main
 from modeling_msmix import LMFConfig, LMFModel
 from trainer.collator import MSMixDataCollator
 
@@ -53,6 +53,15 @@ def test_figures_of_a_saved_msmix_model_come_from_its_own_intensities(tmp_path):
         assert figures[name]["saturated_share"] == pytest.approx(float((np.abs(column) >= SATURATED).mean()))
         assert figures[name]["pearson_abs_y"] == pytest.approx(float(np.corrcoef(np.abs(column), labels)[0, 1]),
                                                                abs=1e-4)
+    assert figures["logged_during_training"] is None  # saved without a trainer_state.json
+
+
+def test_logged_mixing_statistics_are_averaged_over_the_steps_that_logged_them(tmp_path):
+    history = [{"loss": 1.0, "msmix_sass_above_threshold": 0.9, "msmix_ratio_text": 0.4},
+               {"loss": 0.8, "msmix_sass_above_threshold": 0.7}, {"eval_MAE": 0.9}]
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": history}))
+    assert logged_statistics(str(tmp_path)) == pytest.approx({"msmix_ratio_text": 0.4,
+                                                              "msmix_sass_above_threshold": 0.8})
 
 
 def test_a_model_without_msmix_is_refused_by_name(tmp_path):
