@@ -11,6 +11,7 @@ import pytest
 import torch
 from datasets import load_from_disk
 
+from benchmarks.fit_gap import training_course
 from benchmarks.sig_diagnostics import SATURATED, batch_figures, logged_statistics, main
 from modeling_msmix import LMFConfig, LMFModel
 from trainer.collator import MSMixDataCollator
@@ -72,8 +73,6 @@ def test_a_model_without_msmix_is_refused_by_name(tmp_path):
 
 
 def test_course_of_training_reads_the_last_epoch_and_the_best_one(tmp_path):
-    from benchmarks.fit_gap import training_course
-
     assert training_course(str(tmp_path)) is None
     history = [{"loss": 1.2, "epoch": 0.5}, {"loss": 1.0, "epoch": 1.0}, {"eval_MAE": 0.95, "epoch": 1.0},
                {"loss": 0.7, "epoch": 1.5}, {"loss": 0.5, "epoch": 2.0}, {"eval_MAE": 0.90, "epoch": 2.0},

@@ -10,8 +10,8 @@ and best-model selection as ``trainer/run.py``, and is evaluated on the test spl
 writes ``results.json`` (every run's validation and test metrics and the mean ± std per
 setting) and ``results.md`` (the paper-style table, with the gain of each augmentation over
 ``none`` on the same backbone) into ``output_dir`` and prints the table with the experiment's
-wall time (how many runs were trained and how many read back with ``--reuse_finished_runs``). All settings are
-checked against the data before the first run starts. Training options are those of
+wall time (how many runs were trained and how many read back with ``--reuse_finished_runs``).
+All settings are checked against the data before the first run starts. Training options are those of
 ``trainer/run.py`` (``TrainingArguments`` and the data arguments); the defaults here are
 smaller (fewer epochs) so that the comparison fits on a CPU. With ``--robustness`` every run's
 model also goes through ``trainer.robustness`` (its files land in the seed folder), and a second
