@@ -10,27 +10,10 @@ values such as 0.1 across the CH-SIMS bin edges).
 import datasets
 import evaluate
 
+from hub_cards.citations import DATASET_CITATIONS
 from trainer.metrics import compute_msa_metrics
 
-_CITATION = """\
-@article{zadeh2016mosi,
-  title   = {Multimodal Sentiment Intensity Analysis in Videos: Facial Gestures and Verbal Messages},
-  author  = {Zadeh, Amir and Zellers, Rowan and Pincus, Eli and Morency, Louis-Philippe},
-  journal = {IEEE Intelligent Systems},
-  volume  = {31},
-  number  = {6},
-  pages   = {82--88},
-  year    = {2016}
-}
-@inproceedings{yu2020chsims,
-  title     = {{CH-SIMS}: A {C}hinese Multimodal Sentiment Analysis Dataset with Fine-grained Annotation of Modality},
-  author    = {Yu, Wenmeng and Xu, Hua and Meng, Fanyang and Zhu, Yilin and Ma, Yixiao and Wu, Jiele and
-               Zou, Jiyun and Yang, Kaicheng},
-  booktitle = {Proceedings of the 58th Annual Meeting of the Association for Computational Linguistics},
-  pages     = {3718--3727},
-  year      = {2020}
-}
-"""
+_CITATION = "\n".join(DATASET_CITATIONS[kind] for kind in ("mosi", "sims")) + "\n"
 
 _DESCRIPTION = """Standard multimodal sentiment analysis metrics: binary accuracy/F1 with and without
 zero labels, 5- and 7-class accuracy, MAE and Pearson correlation for MOSI/MOSEI; 2/3/5-class
