@@ -42,13 +42,7 @@ DEFAULT_STATE_SHAPES = {
 OVERFIT_STEPS = {"tfn": 100, "lmf": 100, "mult": 60, "misa": 100, "almt": 100, "glomo": 60}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from intra-op threads, and lose much to them on a busy machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_model(name: str, **overrides):

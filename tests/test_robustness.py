@@ -28,12 +28,7 @@ TINY = helpers.TINY_BACKBONES
 FEW_LEVELS = dict(modality_missing_rates=[0.5], step_missing_rates=[0.0, 0.9], noise_snr_db=[-5.0])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
