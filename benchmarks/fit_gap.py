@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
+from transformers import TrainerState
+from transformers.trainer import TRAINER_STATE_NAME
 
 from data_processing.loading import load_msa_dataset
 from modeling_msmix import BACKBONES
@@ -46,12 +48,17 @@ def split_metrics(model: torch.nn.Module, split, batch_size: int = 128) -> dict[
     return {key: round(float(metrics[key]), 4) for key in REPORTED}
 
 
+def log_history(folder: str) -> list[dict[str, float]] | None:
+    """The ``log_history`` of the run's ``trainer_state.json`` in ``folder`` (``None`` when there is none)."""
+    state_file = Path(folder) / TRAINER_STATE_NAME
+    return TrainerState.load_from_json(str(state_file)).log_history if state_file.is_file() else None
+
+
 def training_course(folder: str) -> dict[str, float] | None:
     """Best and last epoch, and the last epoch's mean training loss and validation MAE, from ``trainer_state.json``."""
-    state_file = Path(folder) / "trainer_state.json"
-    if not state_file.is_file():
+    history = log_history(folder)
+    if history is None:
         return None
-    history = json.loads(state_file.read_text())["log_history"]
     evaluations = [entry for entry in history if "eval_MAE" in entry]
     last_epoch = evaluations[-1]["epoch"]
     last_losses = [entry["loss"] for entry in history

@@ -14,9 +14,7 @@ pairs above the SASS threshold (near 1, SASS leaves the partners almost as rando
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,11 +23,11 @@ from torch.utils.data import DataLoader
 from transformers import HfArgumentParser
 
 from data_processing.loading import load_msa_dataset
-from modeling_msmix.mixing_msmix import batch_distribution
+from modeling_msmix.mixing_msmix import adaptive_ratio, batch_distribution, minmax_batch
 from modeling_msmix.modeling_base import MODALITY_NAMES
 from trainer.collator import MSMixDataCollator
 
-from .fit_gap import load_trained_model
+from .fit_gap import load_trained_model, log_history
 
 SATURATED = 2.9
 
@@ -56,12 +54,6 @@ def predict_intensities(model: torch.nn.Module, split) -> tuple[np.ndarray, np.n
     return torch.cat(intensities).numpy(), torch.cat(labels).numpy()
 
 
-def min_max(values: torch.Tensor) -> torch.Tensor:
-    """SPEC's w_m: |I| min-max normalised over the batch (all equal -> 0)."""
-    spread = values.max() - values.min()
-    return (values - values.min()) / spread if spread > 0 else torch.zeros_like(values)
-
-
 def batch_figures(intensity: np.ndarray, labels: np.ndarray, batch_size: int, label_scale: float,
                   rng: np.random.Generator) -> dict[str, float]:
     """SAL's KL (learned and constant intensity) and mean |lam_adapt - 0.5| over shuffled batches."""
@@ -74,9 +66,8 @@ def batch_figures(intensity: np.ndarray, labels: np.ndarray, batch_size: int, la
         for predicted, store in ((values, kl), (torch.zeros_like(values), kl_constant)):
             log_p = batch_distribution(predicted, label_scale).log()
             store.append(float(torch.nn.functional.kl_div(log_p, target, reduction="batchmean")))
-        weights = min_max(values.abs())
         partners = torch.from_numpy(rng.permutation(batch_size))
-        lam_adapt = (weights + 1e-8) / (weights + weights[partners] + 2e-8)
+        lam_adapt = adaptive_ratio(minmax_batch(values.abs()), torch.arange(batch_size), partners)
         adapt.append(float((lam_adapt - 0.5).abs().mean()))
     return {"SAL_KL": float(np.mean(kl)), "SAL_KL_constant": float(np.mean(kl_constant)),
             "mean_abs_lam_adapt_minus_half": float(np.mean(adapt))}
@@ -108,10 +99,9 @@ def sig_diagnostics(args: SIGDiagnosticsArguments) -> dict[str, dict[str, float]
 
 def logged_statistics(folder: str) -> dict[str, float] | None:
     """Mean of every ``msmix_*`` statistic over the logged training steps (``None`` without ``trainer_state.json``)."""
-    state_file = Path(folder) / "trainer_state.json"
-    if not state_file.is_file():
+    history = log_history(folder)
+    if history is None:
         return None
-    history = json.loads(state_file.read_text())["log_history"]
     names = sorted({key for entry in history for key in entry if key.startswith("msmix_")})
     return {name: float(np.mean([entry[name] for entry in history if name in entry])) for name in names}
 
