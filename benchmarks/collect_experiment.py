@@ -1,6 +1,13 @@
-"""One table from the finished runs of an experiment folder, whatever seeds each setting finished.
+"""One table from the finished runs of experiment folders, whatever seeds each setting finished.
 
 ``python -m benchmarks.collect_experiment --experiment_dir outputs/experiment --output_dir results/study``
+
+With several ``--experiment_dir`` (one per data seed, e.g. the same ``trainer.experiment`` on three
+draws of the built-in data) the runs are pooled, and each run is paired with the ``none`` run of
+the same folder and seed (``trainer.paired_comparison``: mean difference, 95 % t-interval, verdict).
+With ``--datasets`` (one per folder, as ``trainer/run.py``'s ``--dataset``) every MS-Mix run also
+gets its SIG diagnostics (``benchmarks.sig_diagnostics``: |I|-|y| correlation and share at the
+tanh bound per modality on the test split, the SASS pass share logged during training).
 
 ``trainer.experiment`` writes its table when every setting has run on every seed. When a study
 is split over several invocations, or stopped at a deadline, this reads every finished run under
@@ -17,15 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from modeling_msmix import BACKBONES, augmentation_names
+from trainer.paired_comparison import paired_against_none, paired_markdown
 from trainer.report import markdown_table, summarize_seeds, write_results
 from trainer.training_run import load_finished_run
+
+from .sig_diagnostics import SIGDiagnosticsArguments, logged_statistics, sig_diagnostics
 
 TABLE_METRICS: tuple[str, ...] = ("MAE", "Corr", "Has0_acc_2", "Non0_acc_2", "Non0_F1_score", "Mult_acc_7")
 GAIN_METRICS: tuple[str, ...] = ("MAE", "Corr")
 
 
-def finished_runs(experiment_dir: Path) -> dict[str, list[dict[str, Any]]]:
-    """``"lmf + msmix" -> [run, ...]`` for every setting folder holding finished seeds."""
+def finished_runs(experiment_dir: Path, data: str = "") -> dict[str, list[dict[str, Any]]]:
+    """``"lmf + msmix" -> [run, ...]`` for every setting folder holding finished seeds (each run tagged with ``data``)."""
     runs = {}
     for backbone in BACKBONES:
         for augmentation in augmentation_names():
@@ -35,7 +45,7 @@ def finished_runs(experiment_dir: Path) -> dict[str, list[dict[str, Any]]]:
             for seed_dir in seeds:
                 run = load_finished_run(seed_dir)
                 if run is not None:
-                    found.append({**run, "seed": int(seed_dir.name.removeprefix("seed-"))})
+                    found.append({**run, "seed": int(seed_dir.name.removeprefix("seed-")), "data": data})
             if found:
                 runs[f"{backbone} + {augmentation}"] = found
     return runs
@@ -58,26 +68,71 @@ def differences(summaries: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any
     return rows
 
 
+def diagnostics_row(run: dict[str, Any], dataset: str) -> dict[str, float]:
+    """The SIG and SASS figures of one MS-Mix run (see the module docstring)."""
+    figures = sig_diagnostics(SIGDiagnosticsArguments(model=run["output_dir"], dataset=dataset))
+    logged = logged_statistics(run["output_dir"]) or {}
+    row = {}
+    for modality, values in figures.items():
+        row[f"r_{modality}"] = values["pearson_abs_y"]
+        row[f"at_bound_{modality}"] = values["saturated_share"]
+    row["sass_pass"] = logged.get("msmix_sass_above_threshold", float("nan"))
+    return row
+
+
+def diagnostics_markdown(rows: dict[str, dict[str, float]]) -> str:
+    """One row per run: r(|I_m|, |y|) and the share at the bound per modality, the SASS pass share."""
+    columns = list(next(iter(rows.values())))
+    lines = ["| run | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    lines += [f"| {name} | " + " | ".join(f"{row[c]:.3f}" for c in columns) + " |" for name, row in rows.items()]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--experiment_dir", required=True)
+    parser.add_argument("--experiment_dir", required=True, nargs="+", help="one folder per data seed")
     parser.add_argument("--output_dir", required=True)
+    parser.add_argument("--datasets", nargs="+", help="each folder's --dataset, for the SIG diagnostics")
     args = parser.parse_args(argv)
-    runs = finished_runs(Path(args.experiment_dir))
+    names = [Path(folder).name for folder in args.experiment_dir]
+    if len(set(names)) != len(names):
+        raise SystemExit(f"--experiment_dir folders must have distinct names (they label the data seeds): {names}")
+    if args.datasets and len(args.datasets) != len(args.experiment_dir):
+        raise SystemExit(f"--datasets names {len(args.datasets)} datasets for {len(args.experiment_dir)} folders")
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for folder in args.experiment_dir:
+        for name, found in finished_runs(Path(folder), data=Path(folder).name).items():
+            runs.setdefault(name, []).extend(found)
     if not runs:
-        raise SystemExit(f"no finished runs under {args.experiment_dir}")
+        raise SystemExit(f"no finished runs under {' '.join(args.experiment_dir)}")
     summaries = {name: summarize_seeds([run["test"] for run in setting]) for name, setting in runs.items()}
-    labelled = {f"{name} (seeds {', '.join(str(r['seed']) for r in runs[name])})": summary
+    several = len(args.experiment_dir) > 1
+    labelled = {(f"{name} ({len(runs[name])} runs)" if several else
+                 f"{name} (seeds {', '.join(str(r['seed']) for r in runs[name])})"): summary
                 for name, summary in summaries.items()}
     gains = differences(summaries)
-    markdown = "\n\n".join([
-        "Test split, mean ± std over the seeds named in each row.",
+    paired = paired_against_none(runs, GAIN_METRICS)
+    parts = [
+        "Test split, mean ± std over the " + ("runs (data seeds x seeds)" if several else "seeds named in each row") + ".",
         markdown_table(labelled, TABLE_METRICS),
         "Difference from no augmentation on the same backbone (lower MAE is better, higher Corr is better); "
         "the ± is the larger seed std of the two settings, the spread to compare the difference with:",
         markdown_table(gains, GAIN_METRICS),
-    ])
-    results = {"test": summaries, "difference_from_none": gains, "runs": runs}
+        "Paired with the none run of the same data and seed, mean difference [95 % t-interval] (n pairs); "
+        "'helps' only when the interval excludes 0:",
+        paired_markdown(paired, GAIN_METRICS),
+    ]
+    results = {"test": summaries, "difference_from_none": gains, "paired_vs_none": paired, "runs": runs}
+    if args.datasets:
+        datasets = {Path(folder).name: dataset for folder, dataset in zip(args.experiment_dir, args.datasets)}
+        diagnostics = {f"{name}, {run['data']} seed {run['seed']}": diagnostics_row(run, datasets[run["data"]])
+                       for name, setting in runs.items() if name.split(" + ")[1].startswith("msmix")
+                       for run in setting}
+        if diagnostics:
+            results["sig_diagnostics"] = diagnostics
+            parts += ["SIG and SASS per MS-Mix run (test split): Pearson r of |I_m| with |y|, share of samples at "
+                      "the tanh bound, share of pairs SASS passed during training:", diagnostics_markdown(diagnostics)]
+    markdown = "\n\n".join(parts)
     write_results(args.output_dir, results, markdown)
     print(markdown)
     return results

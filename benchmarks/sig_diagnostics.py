@@ -23,13 +23,11 @@ from torch.utils.data import DataLoader
 from transformers import HfArgumentParser
 
 from data_processing.loading import load_msa_dataset
-from modeling_msmix.mixing_msmix import adaptive_ratio, batch_distribution, minmax_batch
+from modeling_msmix.mixing_msmix import SIG_BOUND_LEVEL, MSMix, adaptive_ratio, batch_distribution
 from modeling_msmix.modeling_base import MODALITY_NAMES
 from trainer.collator import MSMixDataCollator
 
 from .fit_gap import load_trained_model, log_history
-
-SATURATED = 2.9
 
 
 @dataclass
@@ -55,8 +53,9 @@ def predict_intensities(model: torch.nn.Module, split) -> tuple[np.ndarray, np.n
 
 
 def batch_figures(intensity: np.ndarray, labels: np.ndarray, batch_size: int, label_scale: float,
-                  rng: np.random.Generator) -> dict[str, float]:
-    """SAL's KL (learned and constant intensity) and mean |lam_adapt - 0.5| over shuffled batches."""
+                  rng: np.random.Generator, mixing: MSMix) -> dict[str, float]:
+    """SAL's KL (learned and constant intensity) and mean |lam_adapt - 0.5| over shuffled batches
+    (lam_adapt with ``mixing``'s own ratio weights)."""
     order = rng.permutation(len(labels))
     kl, kl_constant, adapt = [], [], []
     for start in range(0, len(order) - batch_size + 1, batch_size):
@@ -67,7 +66,7 @@ def batch_figures(intensity: np.ndarray, labels: np.ndarray, batch_size: int, la
             log_p = batch_distribution(predicted, label_scale).log()
             store.append(float(torch.nn.functional.kl_div(log_p, target, reduction="batchmean")))
         partners = torch.from_numpy(rng.permutation(batch_size))
-        lam_adapt = adaptive_ratio(minmax_batch(values.abs()), torch.arange(batch_size), partners)
+        lam_adapt = adaptive_ratio(mixing.ratio_weight(values, None), torch.arange(batch_size), partners)
         adapt.append(float((lam_adapt - 0.5).abs().mean()))
     return {"SAL_KL": float(np.mean(kl)), "SAL_KL_constant": float(np.mean(kl_constant)),
             "mean_abs_lam_adapt_minus_half": float(np.mean(adapt))}
@@ -89,10 +88,10 @@ def sig_diagnostics(args: SIGDiagnosticsArguments) -> dict[str, dict[str, float]
         figures[name] = {
             "mean": float(column.mean()),
             "std": float(column.std()),
-            "saturated_share": float((magnitude >= SATURATED).mean()),
+            "saturated_share": float((magnitude >= SIG_BOUND_LEVEL).mean()),
             "pearson_abs_y": float(pearsonr(magnitude, np.abs(labels)).statistic),
             "spearman_abs_y": float(spearmanr(magnitude, np.abs(labels)).statistic),
-            **batch_figures(column, labels, args.batch_size, label_scale, rng),
+            **batch_figures(column, labels, args.batch_size, label_scale, rng, model.augmentation),
         }
     return figures
 

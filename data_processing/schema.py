@@ -43,13 +43,13 @@ from datasets.fingerprint import Hasher
 from modeling_msmix.feature_schema import (
     MODALITIES,
     TOKEN_COLUMNS,  # noqa: F401  (re-exported: the schema module names every column)
+    UNIMODAL_LABEL_COLUMNS,
     dataclass_from_dict,
     feature_column,
     length_column,
 )
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
-UNIMODAL_LABEL_COLUMNS: tuple[str, ...] = ("label_text", "label_audio", "label_vision")
 DATASET_KINDS: tuple[str, ...] = ("mosi", "mosei", "sims", "custom")
 LABEL_RANGES: dict[str, tuple[float, float]] = {
     "mosi": (-3.0, 3.0),

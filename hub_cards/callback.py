@@ -1,7 +1,8 @@
 """``ModelCardCallback``: a ``TrainerCallback`` that keeps the model card of a run up to date.
 
 It records the training arguments when training begins and the test metrics whenever the
-Trainer evaluates with ``metric_key_prefix="test"``, and (on the main process) writes
+Trainer evaluates with ``metric_key_prefix="test"`` (and, for MS-Mix, its health over the training
+logs), and (on the main process) writes
 ``README.md`` into ``args.output_dir`` at the end of training and after each test evaluation,
 so the folder that ``save_pretrained`` fills is ready to upload.
 """
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from transformers import PreTrainedModel, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+
+from trainer.msmix_health import health_summary, ratio_weights_of
 
 from .model_card import build_model_card
 
@@ -65,6 +68,7 @@ class ModelCardCallback(TrainerCallback):
             results=self.test_metrics or None,
             training_args=self.training_args or args,
             license=self.license,
+            mixing_health=health_summary(state.log_history, ratio_weights_of(model.config)),
         )
         self.card_path(args).parent.mkdir(parents=True, exist_ok=True)
         card.save(self.card_path(args))

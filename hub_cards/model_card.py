@@ -160,6 +160,21 @@ def selection_line(results: Mapping[str, Any]) -> str:
     return line
 
 
+def health_section(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The template values of the "MS-Mix health" section (``None``: no section)."""
+    if not summary:
+        return None
+    rows = [(m, f"{100 * summary['bound_share'][m]:.1f} %", f"{summary['intensity_spread'][m]:.3g}")
+            for m in ("text", "audio", "vision") if summary["bound_share"].get(m) is not None]
+    passed = summary.get("sass_above_threshold")
+    sass_line = "SASS ran without a threshold (random partners)." if passed is None else (
+        f"SASS passed {100 * passed:.1f} % of the pairs.")
+    flagged = summary.get("flagged") or {}
+    verdict = ("Flagged logs: " + ", ".join(f"{key.replace(':', ' ')} {count}" for key, count in sorted(flagged.items()))
+               + ".") if flagged else "No log was flagged."
+    return {"logs": summary["logs"], "rows": rows, "sass_line": sass_line, "verdict": verdict}
+
+
 def build_model_card(
     config: PretrainedConfig,
     *,
@@ -168,6 +183,7 @@ def build_model_card(
     results: Mapping[str, Any] | None = None,
     training_args: TrainingArguments | Mapping[str, Any] | None = None,
     license: str | None = "apache-2.0",
+    mixing_health: Mapping[str, Any] | None = None,
 ) -> ModelCard:
     """Render the model card of a trained msmix model (absolute paths of this machine are left out).
 
@@ -182,6 +198,8 @@ def build_model_card(
             :func:`metric_summaries` for the accepted shapes).
         training_args: the ``TrainingArguments`` (or their dict) of the run.
         license: the licence of the weights; the training data's licence may restrict it.
+        mixing_health: MS-Mix's health over training (:func:`trainer.msmix_health.health_summary`),
+            shown as its own section.
     """
     metadata = dict(getattr(config, "dataset_metadata", None) or {})
     kind = str(getattr(config, "dataset_kind", metadata.get("dataset_kind", "custom")))
@@ -219,6 +237,7 @@ def build_model_card(
         label_min=float(getattr(config, "label_min", metadata.get("label_min", -3.0))),
         label_max=float(getattr(config, "label_max", metadata.get("label_max", 3.0))),
         has_intensities=augmentation == "msmix",
+        health=health_section(mixing_health),
         results_rows=[{"name": n, "value": s.display(), "baseline": baseline[n].display() if n in baseline else "-"}
                       for n, s in summaries.items()],
         seeds_line=seeds_line(results, summaries),

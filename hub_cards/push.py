@@ -17,6 +17,7 @@ from huggingface_hub import CommitInfo, DatasetCard, HfApi, constants, get_token
 from transformers import PreTrainedModel, TrainingArguments
 
 from modeling_msmix import TASK, MSMixProcessor, MultimodalSentimentPipeline
+from trainer.msmix_health import load_health_summary, ratio_weights_of
 
 from .dataset_card import build_dataset_card
 from .model_card import build_model_card
@@ -79,7 +80,8 @@ def save_model_for_hub(
     ``processor_config.json`` with the processing code, and the pipeline code with
     ``custom_pipelines`` in ``config.json`` (``Pipeline.save_pretrained``), so that
     ``pipeline(model=repo_id, trust_remote_code=True)`` runs on videos without msmix.
-    When the model was loaded from a folder holding ``robustness.json`` (``python -m trainer.robustness``),
+    When the model was loaded from a run's folder, the card shows MS-Mix's health over the training
+    logs of its ``trainer_state.json``. When the model was loaded from a folder holding ``robustness.json`` (``python -m trainer.robustness``),
     the card gets a Robustness section and the robustness files are copied alongside.
     """
     output_dir = Path(output_dir)
@@ -99,6 +101,7 @@ def save_model_for_hub(
         results=results,
         training_args=training_args,
         license=license,
+        mixing_health=load_health_summary(getattr(model, "name_or_path", None), ratio_weights_of(model.config)),
     )
     card = add_robustness_from_folder(card, getattr(model, "name_or_path", None), output_dir, dataset_id,
                                       model.config.dataset_kind)

@@ -21,6 +21,7 @@ from typing import Any
 from transformers import PretrainedConfig
 
 from .augmentations import AUGMENTATIONS, option_defaults
+from .mixing_msmix import SAL_TARGET_WEIGHTS
 
 DATASET_KINDS: tuple[str, ...] = ("mosi", "mosei", "sims", "custom")
 LOSS_TYPES: tuple[str, ...] = ("l1", "mse")
@@ -45,7 +46,9 @@ class MSAConfig(PretrainedConfig):
         threshold: SASS similarity threshold delta on the min-max normalised similarity.
         num_mix: mixed samples per batch; ``None`` means the batch size B.
         mixed_loss_weight: weight of the mixed-sample loss.
-        sal_weight: weight of MS-Mix's sentiment alignment loss (the reference's 1000 * 0.5).
+        sal_weight: weight of MS-Mix's sentiment alignment loss; ``None`` (the default) takes the
+            weight of ``sal_target`` (see ``sal_loss_weight``): 500 for ``batch_softmax`` (the
+            reference's 1000 * 0.5), 1 for ``per_sample``.
         polarity_aware: SASS partners must share the sign of the label (``y >= 0``).
         reference_mode: reproduce the reference arithmetic (R = 3, candidate order and draws).
         sig_num_heads: attention heads of each SIG intensity predictor.
@@ -54,6 +57,23 @@ class MSAConfig(PretrainedConfig):
             (at least one kept), as a modality missing at extraction; drawn from ``mix_seed``.
         use_sass: MS-Mix picks partners with SASS (``False``: random partners, ablation "no_sass").
         use_sig: MS-Mix ratios use SIG's intensities (``False``: the Beta draw alone, ablation "no_sig").
+        sal_target: what SAL aligns SIG's intensities with. ``per_sample`` (the default): each
+            sample's |I_m| against its own |y_m| (the unimodal label where the dataset has one,
+            else the label), an L1 loss in label units. ``batch_softmax`` (SPEC section 4):
+            KL(P(y) || P(I_m)) of batch softmaxes. Why the default differs from SPEC: the batch
+            softmax does not change when all |I_m| shift together, so nothing holds the level of
+            the intensities; while the states do not yet predict |y| its optimum is equal
+            intensities, and SIG reaches them at the tanh bound |I| = 3, where tanh's gradient
+            vanishes and they stay (SPEC's "SIG", "SAL"). The per-sample target pins |I_m| to |y_m|.
+        sig_ratio_weights: the weights w_m of SPEC's lam_adapt. ``intensity_scale`` (the default):
+            w_m = |I_m| / 3. ``batch_minmax`` (SPEC): the min-max of |I_m| over the batch, which
+            stretches differences of 0.001 to [0, 1] and whose gradient grows as 1 / spread.
+        sass_threshold_quantile: ``0.1`` (the default): SASS's candidates are the top 10 % of the
+            batch's pairs by normalised similarity (enough for num_mix = B draws from B >= 11).
+            ``None`` (SPEC): the pairs above ``threshold``, which on MOSI-like data are 66-93 %
+            of all pairs, so partners are nearly random.
+        The paper's MS-Mix is ``augmentation="msmix:paper"`` (SPEC section 4 as written);
+        ``msmix:reference`` is it in reference mode.
     """
 
     model_type = "msmix_base"
@@ -72,7 +92,7 @@ class MSAConfig(PretrainedConfig):
     threshold: float | int = 0.4
     num_mix: int | None = None
     mixed_loss_weight: float | int = 0.7
-    sal_weight: float | int = 500.0
+    sal_weight: float | int | None = None
     polarity_aware: bool = False
     reference_mode: bool = False
     sig_num_heads: int = 4
@@ -109,12 +129,15 @@ class MSAConfig(PretrainedConfig):
         if self.num_mix is not None and (isinstance(self.num_mix, bool) or self.num_mix < 1):
             raise ValueError(f"num_mix must be a positive integer or None (= batch size), got {self.num_mix!r}")
         for name in ("mixed_loss_weight", "sal_weight", "advmixup_epsilon"):
-            if float(getattr(self, name)) < 0:
+            if getattr(self, name) is not None and float(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must be non-negative, got {getattr(self, name)!r}")
         if not 0.0 <= float(self.modality_dropout) < 1.0:
             raise ValueError(f"modality_dropout must lie in [0, 1), got {self.modality_dropout!r}")
         if self.dataset_metadata is not None and not isinstance(self.dataset_metadata, Mapping):
             raise ValueError(f"dataset_metadata must be a dict or None, got {type(self.dataset_metadata).__name__}")
+        augmentation = AUGMENTATIONS[self.augmentation]
+        if augmentation.check is not None:
+            augmentation.check(self)
 
     @property
     def label_scale(self) -> float:
@@ -122,6 +145,13 @@ class MSAConfig(PretrainedConfig):
         if self.reference_mode:
             return REFERENCE_LABEL_SCALE
         return float(max(abs(float(self.label_min)), abs(float(self.label_max))))
+
+    @property
+    def sal_loss_weight(self) -> float:
+        """The weight SAL gets: ``sal_weight``, or when it is ``None`` the weight of ``sal_target``."""
+        if self.sal_weight is not None:
+            return float(self.sal_weight)
+        return SAL_TARGET_WEIGHTS[getattr(self, "sal_target", "batch_softmax")]
 
     @property
     def feature_dims(self) -> tuple[int, int, int]:

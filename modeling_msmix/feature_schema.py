@@ -12,6 +12,9 @@ from typing import Any, Mapping
 
 MODALITIES: tuple[str, ...] = ("text", "audio", "vision")
 TOKEN_COLUMNS: tuple[str, ...] = ("input_ids", "attention_mask")
+UNIMODAL_LABEL_COLUMNS: tuple[str, ...] = ("label_text", "label_audio", "label_vision")
+UNIMODAL_LABELS_KEY = "unimodal_labels"
+"""The batch entry holding a dataset's unimodal labels (CH-SIMS), [B, 3] in ``UNIMODAL_LABEL_COLUMNS`` order."""
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".mp3", ".ogg", ".m4a")
 ERROR = "error"
 WARNING = "warning"

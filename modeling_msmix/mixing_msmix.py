@@ -28,6 +28,13 @@ PROBABILITY_FLOOR = 1e-8
 EQUAL_SIMILARITY_TOLERANCE = 1e-6
 MASKED_LOGIT = -1e4
 NEUTRAL_RATIO = 0.5
+SIG_BOUND_LEVEL = 2.9
+"""|I| at or above this (of the bound 3) counts as at the tanh bound in the logged statistics and diagnostics."""
+SAL_TARGETS: tuple[str, ...] = ("batch_softmax", "per_sample")
+RATIO_WEIGHTS: tuple[str, ...] = ("batch_minmax", "intensity_scale")
+SAL_TARGET_WEIGHTS: dict[str, float] = {"batch_softmax": 500.0, "per_sample": 1.0}
+"""SAL's weight when ``sal_weight`` is unset: the reference's 1000 * 0.5 for its KL; 1 for the per-sample
+L1 loss, which is in label units like the task loss."""
 StepMasks = tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None] | None
 
 
@@ -150,6 +157,22 @@ def sentiment_alignment_loss(intensities: torch.Tensor, labels: torch.Tensor, la
     return total
 
 
+def intensity_target_loss(intensities: torch.Tensor, targets: torch.Tensor, label_scale: float,
+                          present: torch.Tensor | None = None) -> torch.Tensor:
+    """SAL with a per-sample target: sum_m mean_i | (R / 3) |I_m,i| - |t_m,i| | for intensities [B, 3].
+
+    ``targets`` [B, 3] are the per-modality sentiment scores the intensities should match in size
+    (the unimodal labels where the dataset has them, else the label for every modality), so each
+    term is an L1 loss in label units. With ``present`` [B, 3] a modality's mean runs over the
+    samples that have it (a modality no sample has adds 0).
+    """
+    errors = (intensities.abs() * (label_scale / SIG_INTENSITY_SCALE) - targets.abs()).abs()
+    if present is None:
+        return errors.mean(dim=0).sum()
+    weights = present.to(errors.dtype)
+    return ((errors * weights).sum(dim=0) / weights.sum(dim=0).clamp_min(1.0)).sum()
+
+
 def masked_batch_distribution(values: torch.Tensor, rows: torch.Tensor, label_scale: float) -> torch.Tensor:
     """``batch_distribution`` over the ``rows`` [B] that are True (the others get 1e-8 and no mass)."""
     logits = (values.abs() / label_scale).masked_fill(~rows, MASKED_LOGIT)
@@ -165,23 +188,40 @@ def same_polarity(labels: torch.Tensor) -> torch.Tensor:
 class PartnerSelector:
     """SASS: candidate pairs above the threshold, else the best upper-triangle pairs; draw M.
 
-    The default path draws without replacement by ranking candidates with random keys (no host
-    sync when the pool is known to hold M pairs); ``reference_mode`` lists the candidates in the
-    reference's order and takes the first M of one ``randperm`` over them.
+    The threshold is delta, or with ``threshold_quantile`` q the batch's own (1 - q) quantile of
+    the off-diagonal similarities, so that the candidates are the top q of the batch's pairs
+    whatever the spread of its similarities. The default path draws without replacement by
+    ranking candidates with random keys (no host sync when the pool is known to hold M pairs);
+    ``reference_mode`` lists the candidates in the reference's order and takes the first M of one
+    ``randperm`` over them.
     """
 
-    def __init__(self, threshold: float, polarity_aware: bool = False, reference_mode: bool = False):
+    def __init__(self, threshold: float, polarity_aware: bool = False, reference_mode: bool = False,
+                 threshold_quantile: float | None = None):
         self.threshold = threshold
         self.polarity_aware = polarity_aware
         self.reference_mode = reference_mode
+        self.threshold_quantile = threshold_quantile
 
-    def pools(self, similarity: torch.Tensor, labels: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(candidate mask, fallback mask) over ordered pairs, both [B, B] bool."""
+    def batch_threshold(self, similarity: torch.Tensor) -> torch.Tensor | float:
+        """delta, or the (1 - q) quantile of the off-diagonal entries of ``similarity`` [B, B]."""
+        if self.threshold_quantile is None:
+            return self.threshold
+        size = similarity.shape[0]
+        off_diagonal = similarity[~torch.eye(size, dtype=torch.bool, device=similarity.device)]
+        return torch.quantile(off_diagonal.float(), 1.0 - self.threshold_quantile).to(similarity.dtype)
+
+    def pools(self, similarity: torch.Tensor, labels: torch.Tensor, count: int,
+              threshold: torch.Tensor | float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(candidate mask, fallback mask) over ordered pairs, both [B, B] bool; ``threshold``
+        defaults to :meth:`batch_threshold`."""
+        if threshold is None:
+            threshold = self.batch_threshold(similarity)
         size = similarity.shape[0]
         allowed = ~torch.eye(size, dtype=torch.bool, device=similarity.device)
         if self.polarity_aware:
             allowed = allowed & same_polarity(labels)
-        candidates = (similarity > self.threshold) & allowed
+        candidates = (similarity > threshold) & allowed
         upper = torch.triu(torch.ones_like(allowed), diagonal=1) & allowed
         ranked = similarity.masked_fill(~upper, float("-inf")).reshape(-1)
         best = torch.topk(ranked, k=min(2 * count, size * (size - 1) // 2)).indices
@@ -190,13 +230,13 @@ class PartnerSelector:
         fallback = fallback.reshape(size, size) & upper
         return candidates, fallback
 
-    def select(self, similarity: torch.Tensor, labels: torch.Tensor, count: int,
-               draws: RandomDraws) -> tuple[torch.Tensor, torch.Tensor]:
+    def select(self, similarity: torch.Tensor, labels: torch.Tensor, count: int, draws: RandomDraws,
+               threshold: torch.Tensor | float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Pair indices (index1, index2), each [M'] with M' <= count (M' < count only when too few pairs)."""
         if self.reference_mode:
             return self._select_reference(similarity, labels, count, draws)
         size = similarity.shape[0]
-        candidates, fallback = self.pools(similarity, labels, count)
+        candidates, fallback = self.pools(similarity, labels, count, threshold)
         enough = candidates.sum() >= count
         pool = torch.where(enough, candidates, fallback).reshape(-1)
         pool_floor = min(count, size * (size - 1) // 2)
@@ -221,13 +261,16 @@ class PartnerSelector:
         return picked // size, picked % size
 
 
-def mixing_statistics(similarity: torch.Tensor | None, threshold: float, lambdas: tuple[torch.Tensor, ...],
-                      intensities: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Detached logging summaries: ``ratio_<m>`` (mean lam_m), ``intensity_<m>`` (mean I_m), ``sass_above_threshold``.
+def mixing_statistics(similarity: torch.Tensor | None, threshold: torch.Tensor | float, lambdas: tuple[torch.Tensor, ...],
+                      intensities: torch.Tensor, present: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Detached logging summaries of one mixed batch.
 
-    ``sass_above_threshold`` is the fraction of ordered pairs (i != j) whose normalised similarity
-    exceeds the SASS threshold; it is left out without SASS (``similarity`` None, ablation
-    "no_sass"). Everything stays on the device (no host sync).
+    Per modality m: ``ratio_<m>`` (mean lam_m), ``intensity_<m>`` (mean I_m), ``bound_share_<m>``
+    (share of the samples with |I_m| >= 2.9, at the tanh bound) and ``intensity_spread_<m>``
+    (max - min of |I_m|, the denominator of the ratio's min-max); the last two over the samples
+    that have m (``present`` [B, 3]). ``sass_above_threshold`` is the fraction of ordered pairs
+    (i != j) whose normalised similarity exceeds the batch's SASS threshold; it is left out
+    without SASS (``similarity`` None, ablation "no_sass"). Everything stays on the device.
     """
     statistics = {}
     if similarity is not None:
@@ -235,10 +278,31 @@ def mixing_statistics(similarity: torch.Tensor | None, threshold: float, lambdas
         off_diagonal = ~torch.eye(size, dtype=torch.bool, device=similarity.device)
         above = ((similarity > threshold) & off_diagonal).sum() / max(size * (size - 1), 1)
         statistics["sass_above_threshold"] = above.detach().float()
-    for name, ratio, column in zip(("text", "audio", "vision"), lambdas, intensities.detach().unbind(dim=1)):
+    sizes = intensities.detach().float().abs()
+    rows = torch.ones_like(sizes, dtype=torch.bool) if present is None else present.bool()
+    counts = rows.sum(dim=0).clamp_min(1)
+    bound_share = ((sizes >= SIG_BOUND_LEVEL) & rows).sum(dim=0) / counts
+    high = sizes.masked_fill(~rows, float("-inf")).max(dim=0).values
+    low = sizes.masked_fill(~rows, float("inf")).min(dim=0).values
+    spread = torch.where(rows.any(dim=0), high - low, torch.zeros_like(high))
+    for index, (name, ratio) in enumerate(zip(("text", "audio", "vision"), lambdas)):
         statistics[f"ratio_{name}"] = ratio.detach().float().mean()
-        statistics[f"intensity_{name}"] = column.float().mean()
+        statistics[f"intensity_{name}"] = intensities[:, index].detach().float().mean()
+        statistics[f"bound_share_{name}"] = bound_share[index]
+        statistics[f"intensity_spread_{name}"] = spread[index]
     return statistics
+
+
+def check_msmix_options(sal_target: str, threshold_quantile: float | None, ratio_weights: str = "batch_minmax") -> None:
+    """Raise ``ValueError`` naming the setting when ``sal_target``, ``sass_threshold_quantile`` or
+    ``sig_ratio_weights`` is invalid."""
+    if sal_target not in SAL_TARGETS:
+        raise ValueError(f"sal_target must be one of {SAL_TARGETS}, got {sal_target!r}")
+    if ratio_weights not in RATIO_WEIGHTS:
+        raise ValueError(f"sig_ratio_weights must be one of {RATIO_WEIGHTS}, got {ratio_weights!r}")
+    if threshold_quantile is not None and (isinstance(threshold_quantile, bool)
+                                           or not 0.0 < float(threshold_quantile) <= 1.0):
+        raise ValueError(f"sass_threshold_quantile must be None or lie in (0, 1], got {threshold_quantile!r}")
 
 
 class MSMix(MixingModule):
@@ -258,21 +322,39 @@ class MSMix(MixingModule):
         use_sig: let SIG's intensities set the ratios; ``False`` (ablation "no_sig") mixes every
             modality and the label with the Beta draw alone (lam_m = lam_y = lam_base). SIG still
             predicts intensities for SAL, so "no_sig" removes the intensity-guided ratio only.
+        sal_target: what SAL aligns the intensities with: ``batch_softmax`` (SPEC section 4,
+            KL(P(y) || P(I_m)) of batch softmaxes) or ``per_sample`` (|I_m| of each sample against
+            its own |y_m| in label units, see :func:`intensity_target_loss`).
+        threshold_quantile: ``None`` (SASS keeps pairs above delta) or q in (0, 1] (SASS keeps the
+            top q of the batch's pairs by similarity).
+        ratio_weights: the weights w_m of lam_adapt: ``batch_minmax`` (SPEC section 4, min-max of
+            |I_m| over the batch) or ``intensity_scale`` (w_m = |I_m| / 3, so equal intensities mix
+            at 1/2 whatever the batch, and the ratio's gradient does not grow as 1 / spread).
     """
 
     def __init__(self, state_dims: tuple[int, int, int], alpha: float = 2.0, threshold: float = 0.4,
                  num_mix: int | None = None, label_scale: float = 3.0, polarity_aware: bool = False,
-                 reference_mode: bool = False, num_heads: int = 4, use_sass: bool = True, use_sig: bool = True):
+                 reference_mode: bool = False, num_heads: int = 4, use_sass: bool = True, use_sig: bool = True,
+                 sal_target: str = "batch_softmax", threshold_quantile: float | None = None,
+                 ratio_weights: str = "batch_minmax"):
         super().__init__(num_mix)
+        check_msmix_options(sal_target, threshold_quantile, ratio_weights)
         if reference_mode and not (use_sass and use_sig):
             raise ValueError("reference_mode reproduces the full method: it needs use_sass and use_sig")
+        if reference_mode and (sal_target != "batch_softmax" or threshold_quantile is not None
+                               or ratio_weights != "batch_minmax"):
+            raise ValueError("reference_mode reproduces the reference arithmetic: it needs sal_target='batch_softmax', "
+                             "sass_threshold_quantile=None and sig_ratio_weights='batch_minmax'")
         if polarity_aware and not use_sass:
             raise ValueError("polarity_aware is a SASS option: it needs use_sass")
         self.use_sass = bool(use_sass)
         self.use_sig = bool(use_sig)
         self.alpha = float(alpha)
         self.label_scale = float(label_scale)
-        self.selector = PartnerSelector(float(threshold), polarity_aware, reference_mode)
+        self.sal_target = sal_target
+        self.ratio_weights = ratio_weights
+        self.selector = PartnerSelector(float(threshold), polarity_aware, reference_mode,
+                                        None if threshold_quantile is None else float(threshold_quantile))
         self.predictors = nn.ModuleList(IntensityPredictor(dim, num_heads) for dim in state_dims)
 
     @classmethod
@@ -281,7 +363,8 @@ class MSMix(MixingModule):
         return cls(tuple(int(d) for d in state_dims), alpha=config.alpha, threshold=config.threshold,
                    num_mix=config.num_mix, label_scale=config.label_scale, polarity_aware=config.polarity_aware,
                    reference_mode=config.reference_mode, num_heads=config.sig_num_heads,
-                   use_sass=config.use_sass, use_sig=config.use_sig)
+                   use_sass=config.use_sass, use_sig=config.use_sig, sal_target=config.sal_target,
+                   threshold_quantile=config.sass_threshold_quantile, ratio_weights=config.sig_ratio_weights)
 
     def intensities(self, states: States, step_masks: StepMasks = None,
                     present: torch.Tensor | None = None) -> torch.Tensor:
@@ -291,10 +374,25 @@ class MSMix(MixingModule):
                                    zip(self.predictors, states, masks)], dim=1)
         return intensities if present is None else intensities * present.to(intensities.dtype)
 
+    def alignment_loss(self, intensities: torch.Tensor, labels: torch.Tensor, present: torch.Tensor | None,
+                       unimodal_labels: torch.Tensor | None) -> torch.Tensor:
+        """SAL of ``sal_target`` (unweighted); ``per_sample`` matches each modality to its unimodal label when given."""
+        if self.sal_target == "batch_softmax":
+            return sentiment_alignment_loss(intensities, labels, self.label_scale, present)
+        targets = labels.reshape(-1, 1).expand(-1, 3) if unimodal_labels is None else unimodal_labels
+        return intensity_target_loss(intensities, targets.to(intensities.dtype), self.label_scale, present)
+
+    def ratio_weight(self, intensities: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+        """w_m [B] of ``ratio_weights`` for one modality's intensities (``rows``: the samples that have it)."""
+        if self.ratio_weights == "batch_minmax":
+            return minmax_batch(intensities.abs(), rows)
+        return intensities.abs() / SIG_INTENSITY_SCALE
+
     def forward(self, states: States, labels: torch.Tensor, draws: RandomDraws, step_masks: StepMasks = None,
-                present: torch.Tensor | None = None) -> MixResult:
+                present: torch.Tensor | None = None, unimodal_labels: torch.Tensor | None = None) -> MixResult:
         """Mix a batch. ``step_masks``: per modality [B, T] masks of 3-D states (None: no padding);
-        ``present`` [B, 3]: which samples have which modality (None: all).
+        ``present`` [B, 3]: which samples have which modality (None: all); ``unimodal_labels``
+        [B, 3]: per-modality labels (CH-SIMS), the targets of the ``per_sample`` SAL.
 
         A missing modality carries no sentiment evidence, so MS-Mix does not use its intensity:
         SIG's I_m is set to 0 for it (and so reported); SASS averages the similarity over the
@@ -309,16 +407,17 @@ class MSMix(MixingModule):
         count = self.mix_count(labels.shape[0])
         if self.use_sass:
             similarity = normalise_similarity(modality_similarity(states, step_masks, present))
-            index1, index2 = self.selector.select(similarity, labels, count, draws)
+            threshold = self.selector.batch_threshold(similarity)
+            index1, index2 = self.selector.select(similarity, labels, count, draws, threshold)
         else:
-            similarity = None
+            similarity, threshold = None, None
             index1, index2 = random_pairs(labels.shape[0], count, draws)
         base = draws.beta(self.alpha, index1.shape[0]).to(intensities.dtype)
         if self.use_sig:
             lambdas = []
             for modality, column in enumerate(intensities.unbind(dim=1)):
                 rows = None if present is None else present[:, modality]
-                ratio = adaptive_ratio(minmax_batch(column.abs(), rows), index1, index2)
+                ratio = adaptive_ratio(self.ratio_weight(column, rows), index1, index2)
                 if rows is not None:
                     ratio = torch.where(rows[index1] & rows[index2], ratio, torch.full_like(ratio, NEUTRAL_RATIO))
                 lambdas.append((base + ratio) / 2)
@@ -334,7 +433,7 @@ class MSMix(MixingModule):
             index1=index1,
             index2=index2,
             label_lambda=label_lambda,
-            extra_loss=sentiment_alignment_loss(intensities, labels, self.label_scale, present),
+            extra_loss=self.alignment_loss(intensities, labels, present, unimodal_labels),
             intensities=intensities,
-            statistics=mixing_statistics(similarity, self.selector.threshold, lambdas, intensities),
+            statistics=mixing_statistics(similarity, threshold, lambdas, intensities, present),
         )

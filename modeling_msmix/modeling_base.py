@@ -242,6 +242,7 @@ class MSAPreTrainedModel(PreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         mix_seed: torch.Tensor | int | None = None,
         host_lengths: dict[str, list[int]] | None = None,
+        unimodal_labels: torch.Tensor | None = None,
     ) -> MSAModelOutput:
         """Encode, mix in training (never in eval), fuse, and add up the losses.
 
@@ -253,6 +254,8 @@ class MSAPreTrainedModel(PreTrainedModel):
             mix_seed: seeds the mixing draws (reproducible, independent of the process count).
             host_lengths: {modality: [B ints]} real steps per row, known on the host (from the
                 collator); packed LSTMs then need no device-to-host copy.
+            unimodal_labels: [B, 3] per-modality labels (t, a, v; CH-SIMS), the targets of MS-Mix's
+                ``sal_target="per_sample"`` SAL; unused otherwise.
         """
         features = (text_features, audio_features, vision_features)
         masks = self._check_inputs(features, (text_mask, audio_mask, vision_mask), labels)
@@ -273,7 +276,9 @@ class MSAPreTrainedModel(PreTrainedModel):
         if self.training and self.augmentation is not None and targets is not None and batch_size >= 2:
             draws = RandomDraws(mix_generator(mix_seed, text_features.device), text_features.device)
             if msmix_context is not None:
-                mix = self.augmentation(states, targets, draws, *msmix_context)
+                if unimodal_labels is not None and tuple(unimodal_labels.shape) != (batch_size, 3):
+                    raise ValueError(f"unimodal_labels must be [B, 3] = [{batch_size}, 3], got {tuple(unimodal_labels.shape)}")
+                mix = self.augmentation(states, targets, draws, *msmix_context, unimodal_labels=unimodal_labels)
             else:
                 mix = self.augmentation(states, targets, draws)
             if self.augmentation.needs_loss_gradient:
@@ -297,7 +302,7 @@ class MSAPreTrainedModel(PreTrainedModel):
                 mixed_loss = mix.mixed_loss(prediction[batch_size:], targets, loss_fn)
                 loss_parts["mixed"] = self.config.mixed_loss_weight * mixed_loss
                 if mix.extra_loss is not None:
-                    loss_parts["sal"] = self.config.sal_weight * mix.extra_loss
+                    loss_parts["sal"] = self.config.sal_loss_weight * mix.extra_loss
             if aux_loss is not None:
                 loss_parts["aux"] = aux_loss
             loss = sum(loss_parts.values())

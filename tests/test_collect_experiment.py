@@ -29,3 +29,23 @@ def test_means_seeds_and_differences_from_none(tmp_path):
     assert "| lmf + msmix:no_sal (seeds 1) | 1.100 |" in (tmp_path / "out" / "results.md").read_text()
     with pytest.raises(SystemExit, match="no finished runs"):
         main(["--experiment_dir", str(tmp_path / "out"), "--output_dir", str(tmp_path / "x")])
+
+
+def test_several_data_folders_pool_and_pair_by_data_and_seed(tmp_path):
+    for data, offset in (("data-0", 0.0), ("data-1", 0.1)):
+        finished(tmp_path / data / "lmf-none" / "seed-1", 0.9 + offset, 0.6)
+        finished(tmp_path / data / "lmf-none" / "seed-2", 1.0 + offset, 0.7)
+        finished(tmp_path / data / "lmf-msmix" / "seed-1", 0.88 + offset, 0.61)
+        finished(tmp_path / data / "lmf-msmix" / "seed-2", 0.97 + offset, 0.72)
+    results = main(["--experiment_dir", str(tmp_path / "data-0"), str(tmp_path / "data-1"),
+                    "--output_dir", str(tmp_path / "out")])
+    assert results["test"]["lmf + none"]["MAE"]["n"] == 4
+    paired = results["paired_vs_none"]["lmf + msmix - none"]["MAE"]
+    # differences -0.02, -0.03 on both data draws: the pooled means differ by the same -0.025
+    assert paired["n"] == 4 and paired["mean"] == pytest.approx(-0.025)
+    assert paired["verdict"] == "helps"  # std 0.00577 over 4 pairs: the interval [-0.034, -0.016] excludes 0
+    text = (tmp_path / "out" / "results.md").read_text()
+    assert "| lmf + msmix (4 runs) | 0.975 ± 0.078 |" in text and "| lmf + msmix | -0.025 [" in text
+    with pytest.raises(SystemExit, match="distinct names"):
+        main(["--experiment_dir", str(tmp_path / "data-0"), str(tmp_path / "out" / ".." / "data-0"),
+              "--output_dir", str(tmp_path / "x")])

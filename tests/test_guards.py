@@ -17,6 +17,7 @@ import torch
 
 from data_processing.synthetic import SyntheticConfig, generate_default_dataset
 from modeling_msmix import BACKBONES
+from modeling_msmix.augmentations import PAPER_MSMIX
 from modeling_msmix.mixing_base import RandomDraws
 from modeling_msmix.mixing_msmix import MSMix, PartnerSelector, same_polarity
 from trainer.collator import MSMixDataCollator, epoch_mix_seed
@@ -61,7 +62,7 @@ def test_label_zero_counts_as_positive_in_polarity_aware_sass():
 
 
 def test_sal_uses_the_label_scale_of_a_sims_config():
-    model = _tiny_tfn(sal_weight=1.0)
+    model = _tiny_tfn(sal_weight=1.0, **PAPER_MSMIX)
     assert isinstance(model.augmentation, MSMix) and model.augmentation.label_scale == 1.0
     output = model(**_batch(), mix_seed=5)
     intensities = output.intensities.detach().double().numpy()
@@ -75,6 +76,16 @@ def test_sal_uses_the_label_scale_of_a_sims_config():
     expected = sum((target * (np.log(target) - np.log(distribution(column)))).sum() / len(labels)
                    for column in intensities.T)
     assert output.loss_parts["sal"].item() == pytest.approx(expected, rel=1e-4)
+
+
+def test_per_sample_sal_compares_intensities_in_sims_label_units():
+    model = _tiny_tfn()  # the default per-sample target, weight 1
+    output = model(**_batch(), mix_seed=5)
+    intensities = output.intensities.detach().double().numpy()
+    labels = _batch()["labels"].double().numpy()
+    # |I| in (0, 3) is read on the SIMS scale as |I| / 3 against |y| in [0, 1].
+    expected = sum(np.abs(np.abs(column) / 3.0 - np.abs(labels)).mean() for column in intensities.T)
+    assert output.loss_parts["sal"].item() == pytest.approx(expected, rel=1e-5)
 
 
 @pytest.mark.parametrize("part, setting", [("sal", "sal_weight"), ("mixed", "mixed_loss_weight")])

@@ -12,8 +12,9 @@ import torch
 from datasets import load_from_disk
 
 from benchmarks.fit_gap import training_course
-from benchmarks.sig_diagnostics import SATURATED, batch_figures, logged_statistics, main
+from benchmarks.sig_diagnostics import batch_figures, logged_statistics, main
 from modeling_msmix import LMFConfig, LMFModel
+from modeling_msmix.mixing_msmix import SIG_BOUND_LEVEL, MSMix
 from trainer.collator import MSMixDataCollator
 
 _spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
@@ -23,7 +24,9 @@ _spec.loader.exec_module(helpers)
 
 def test_intensities_equal_to_label_magnitudes_give_zero_kl_and_constant_ones_give_the_uniform_kl():
     labels = np.array([-3.0, -1.5, 0.0, 0.5, 2.0, 3.0], dtype=np.float32)
-    aligned = batch_figures(np.abs(labels), labels, batch_size=6, label_scale=3.0, rng=np.random.default_rng(0))
+    minmax = MSMix((2, 2, 2), ratio_weights="batch_minmax")
+    aligned = batch_figures(np.abs(labels), labels, batch_size=6, label_scale=3.0, rng=np.random.default_rng(0),
+                            mixing=minmax)
     assert aligned["SAL_KL"] == pytest.approx(0.0, abs=1e-6)
     target = np.exp(np.abs(labels) / 3) / np.exp(np.abs(labels) / 3).sum()
     uniform_kl = float(np.sum(target * np.log(target * 6))) / 6  # batchmean divides the sum by B
@@ -31,9 +34,13 @@ def test_intensities_equal_to_label_magnitudes_give_zero_kl_and_constant_ones_gi
     assert aligned["mean_abs_lam_adapt_minus_half"] > 0.1
 
     constant = batch_figures(np.full(6, -2.95, dtype=np.float32), labels, batch_size=6, label_scale=3.0,
-                             rng=np.random.default_rng(0))
+                             rng=np.random.default_rng(0), mixing=minmax)
     assert constant["SAL_KL"] == pytest.approx(uniform_kl, rel=1e-4)
     assert constant["mean_abs_lam_adapt_minus_half"] == 0.0
+    # Intensity-scale weights: lam_adapt = |I1| / (|I1| + |I2|); equal intensities mix at exactly 1/2.
+    scaled = batch_figures(np.full(6, -2.95, dtype=np.float32), labels, batch_size=6, label_scale=3.0,
+                           rng=np.random.default_rng(0), mixing=MSMix((2, 2, 2), ratio_weights="intensity_scale"))
+    assert scaled["mean_abs_lam_adapt_minus_half"] == pytest.approx(0.0, abs=1e-7)
 
 
 def test_figures_of_a_saved_msmix_model_come_from_its_own_intensities(tmp_path):
@@ -51,7 +58,7 @@ def test_figures_of_a_saved_msmix_model_come_from_its_own_intensities(tmp_path):
         intensities = model(**batch).intensities.numpy()
     for name, column in zip(("text", "audio", "vision"), intensities.T):
         assert figures[name]["mean"] == pytest.approx(float(column.mean()), abs=1e-5)
-        assert figures[name]["saturated_share"] == pytest.approx(float((np.abs(column) >= SATURATED).mean()))
+        assert figures[name]["saturated_share"] == pytest.approx(float((np.abs(column) >= SIG_BOUND_LEVEL).mean()))
         assert figures[name]["pearson_abs_y"] == pytest.approx(float(np.corrcoef(np.abs(column), labels)[0, 1]),
                                                                abs=1e-4)
     assert figures["logged_during_training"] is None  # saved without a trainer_state.json

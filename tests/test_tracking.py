@@ -62,11 +62,20 @@ def test_mixing_statistics_by_hand():
 
     similarity = torch.tensor([[0.0, 0.9, 0.2], [0.5, 0.0, 0.41], [0.4, 0.1, 0.0]])
     lambdas = (torch.tensor([0.2, 0.4]), torch.tensor([0.5, 0.5]), torch.tensor([1.0, 0.0]))
-    intensities = torch.tensor([[1.0, -2.0, 0.0], [2.0, 0.0, 0.5], [0.0, 1.0, -0.5]])
+    intensities = torch.tensor([[1.0, -2.0, 0.0], [2.0, 0.0, 0.5], [-2.95, 1.0, -0.5]])
     computed = mixing_statistics(similarity, 0.4, lambdas, intensities)
     statistics = {name: float(value) for name, value in computed.items()}
     assert statistics == pytest.approx({
         "sass_above_threshold": 3 / 6,  # 0.9, 0.5, 0.41 exceed 0.4 (0.4 itself does not); the diagonal never counts
         "ratio_text": 0.3, "ratio_audio": 0.5, "ratio_vision": 0.5,
-        "intensity_text": 1.0, "intensity_audio": -1 / 3, "intensity_vision": 0.0,
+        "intensity_text": 0.05 / 3, "intensity_audio": -1 / 3, "intensity_vision": 0.0,
+        "bound_share_text": 1 / 3, "bound_share_audio": 0.0, "bound_share_vision": 0.0,  # only |-2.95| >= 2.9
+        "intensity_spread_text": 1.95, "intensity_spread_audio": 2.0, "intensity_spread_vision": 0.5,
     })
+    present = torch.tensor([[True, False, True], [True, True, True], [True, True, False]])
+    masked = {name: float(value) for name, value in
+              mixing_statistics(None, 0.4, lambdas, intensities, present).items()}
+    assert "sass_above_threshold" not in masked
+    assert masked["intensity_spread_audio"] == pytest.approx(1.0)  # rows 1 and 2 only: |0| and |1|
+    assert masked["intensity_spread_vision"] == pytest.approx(0.5)  # rows 0 and 1 only
+    assert masked["bound_share_text"] == pytest.approx(1 / 3)

@@ -90,6 +90,11 @@ class MSMixTrainingArguments(TrainingArguments):
     early_stopping_threshold: float = field(
         default=0.0, metadata={"help": "smallest change of the best-model metric that counts as improvement"}
     )
+    msmix_health_check: bool = field(
+        default=True,
+        metadata={"help": "MS-Mix models: warn when SIG sits at the tanh bound or collapses, or SASS passes nearly "
+                  "every pair (trainer.msmix_health)"},
+    )
     per_device_train_batch_size: int = field(default=64, metadata={"help": "batch size per process for training"})
     per_device_eval_batch_size: int = field(default=128, metadata={"help": "batch size per process for evaluation"})
     num_train_epochs: float = field(default=8.0, metadata={"help": "total number of training epochs"})

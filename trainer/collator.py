@@ -4,7 +4,8 @@ Padding is :func:`modeling_msmix.batching.pad_rows`, shared with inference: each
 truncated to its configured maximum, zero-padded to the batch maximum (or to the configured
 maximum with ``pad_to_max_length``) and given a boolean mask (True = real step). A row whose
 modality is missing (length 0) gets one zero step marked True, so every mask row has at least
-one True. The collator adds ``labels`` and the batch's ``mix_seed``.
+one True. The collator adds ``labels``, ``unimodal_labels`` [B, 3] when the rows carry
+``label_text``/``label_audio``/``label_vision`` (CH-SIMS), and the batch's ``mix_seed``.
 
 ``mix_seed`` is a digest of the collator's ``seed``, its ``epoch`` and the batch's sample ids
 (labels and lengths when there are no ids). It depends on nothing else: the same samples always
@@ -31,6 +32,7 @@ import torch
 
 from data_processing.schema import MODALITIES, feature_column
 from modeling_msmix.batching import pad_rows
+from modeling_msmix.feature_schema import UNIMODAL_LABEL_COLUMNS, UNIMODAL_LABELS_KEY
 
 from .in_memory import PreparedRows
 
@@ -92,6 +94,9 @@ class MSMixDataCollator:
         else:
             batch = pad_rows(rows, max_lengths, self.pad_to_max_length, self.pad_token_id)
             batch["labels"] = torch.tensor([float(row["label"]) for row in rows], dtype=torch.float32)
+            if all(name in rows[0] for name in UNIMODAL_LABEL_COLUMNS):
+                batch[UNIMODAL_LABELS_KEY] = torch.tensor(
+                    [[float(row[name]) for name in UNIMODAL_LABEL_COLUMNS] for row in rows], dtype=torch.float32)
         batch["host_lengths"] = host_lengths(batch)
         if self.return_mix_seed:
             batch["mix_seed"] = self.mix_seed(rows)

@@ -9,7 +9,8 @@ Each (backbone, augmentation) trains once per seed into
 and best-model selection as ``trainer/run.py``, and is evaluated on the test split. The command
 writes ``results.json`` (every run's validation and test metrics and the mean ± std per
 setting) and ``results.md`` (the paper-style table, with the gain of each augmentation over
-``none`` on the same backbone) into ``output_dir`` and prints the table with the experiment's
+``none`` on the same backbone, and that gain paired by seed with its 95 % interval, see
+``trainer.paired_comparison``) into ``output_dir`` and prints the table with the experiment's
 wall time (how many runs were trained and how many read back with ``--reuse_finished_runs``).
 All settings are checked against the data before the first run starts. Training options are those of
 ``trainer/run.py`` (``TrainingArguments`` and the data arguments); the defaults here are
@@ -35,6 +36,7 @@ from data_processing.cli import parse_cli
 from modeling_msmix import augmentation_names
 
 from .arguments import DataArguments, ModelArguments, MSMixTrainingArguments
+from .paired_comparison import paired_against_none, paired_markdown
 from .recipe_files import parse_with_recipe, recipe_paths
 from .report import markdown_table, metric_names, summarize_seeds, train_mean_baseline, write_results
 from .robustness import ROBUSTNESS_JSON, RobustnessArguments, evaluate_robustness, flat_summary
@@ -49,6 +51,9 @@ from .training_run import (
     refuse_unread_options,
     train_one_seed,
 )
+
+
+PAIRED_METRICS: tuple[str, ...] = ("MAE", "Corr")
 
 
 @dataclass
@@ -174,6 +179,7 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
         "validation": {name: summarize_seeds([r["validation"] for r in rs]) for name, rs in runs.items()},
         "train_mean_baseline": baseline,
         "gains_over_none": gains_over_none(summaries, backbones, experiment_args.augmentations, metrics),
+        "paired_vs_none": paired_against_none(runs, PAIRED_METRICS),
         "runs": runs,
         "wall_seconds": time.perf_counter() - started_experiment,
         "trained_runs": sum(run["wall_seconds"] is not None for setting_runs in runs.values() for run in setting_runs),
@@ -188,7 +194,10 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
         ]
         if results["gains_over_none"]:
             parts += ["Gain over no augmentation (difference of means; lower is better for loss and MAE):",
-                      markdown_table(results["gains_over_none"], metrics)]
+                      markdown_table(results["gains_over_none"], metrics),
+                      "Paired by seed (each seed's run minus the none run of the same seed), 95 % t-interval; "
+                      "'helps' only when the interval excludes 0:",
+                      paired_markdown(results["paired_vs_none"], PAIRED_METRICS)]
         if experiment_args.robustness:
             columns = tuple(next(iter(results["robustness"].values())))
             parts += ["Robustness (test split): clean metrics and each protocol's average over its levels "

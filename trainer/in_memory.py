@@ -21,6 +21,7 @@ import torch
 from datasets import Dataset
 
 from data_processing.schema import MODALITIES, TOKEN_COLUMNS, feature_column, length_column
+from modeling_msmix.feature_schema import UNIMODAL_LABEL_COLUMNS, UNIMODAL_LABELS_KEY
 
 BYTES_PER_GB = 1024**3
 
@@ -98,6 +99,10 @@ class InMemoryMSADataset(torch.utils.data.Dataset):
         table = dataset.with_format("arrow")[0: len(dataset)]
         self.ids: list[str] = [str(value) for value in table.column("id").to_pylist()]
         self.labels = torch.from_numpy(table.column("label").to_numpy().astype(np.float32))
+        self.unimodal_labels: torch.Tensor | None = None
+        if all(name in table.column_names for name in UNIMODAL_LABEL_COLUMNS):
+            self.unimodal_labels = torch.from_numpy(np.stack(
+                [table.column(name).to_numpy().astype(np.float32) for name in UNIMODAL_LABEL_COLUMNS], axis=1))
         self.features: dict[str, torch.Tensor] = {}
         self.lengths: dict[str, torch.Tensor] = {}
         for modality in MODALITIES:
@@ -168,6 +173,8 @@ class InMemoryMSADataset(torch.utils.data.Dataset):
                 tokens = tokens.masked_fill(torch.arange(tokens.shape[1])[None, :] >= lengths[:, None], padding)
             batch[name] = tokens.contiguous()
         batch["labels"] = self.labels.index_select(0, rows)
+        if self.unimodal_labels is not None:
+            batch[UNIMODAL_LABELS_KEY] = self.unimodal_labels.index_select(0, rows)
         return batch
 
 

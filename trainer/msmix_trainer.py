@@ -12,6 +12,9 @@ The model computes its loss (task + mixed + SAL + auxiliary, weights from its co
 - evaluation and prediction call the model in eval mode without ``mix_seed`` (it never mixes)
   and return its predictions [N, 1]; ``compute_metrics`` defaults to the MSA metrics of the
   model's ``dataset_kind``.
+- for MS-Mix models, :class:`~trainer.msmix_health.MSMixHealthCallback` warns when SIG sits at
+  the tanh bound, its batch spread collapses, or SASS passes nearly every pair
+  (``msmix_health_check=False`` in the training arguments turns it off).
 - each training batch's ``mix_seed`` is combined with the training epoch in the main process
   (:func:`~trainer.collator.epoch_mix_seed`), so mixing changes every epoch whatever the
   DataLoader's workers, persistence or prefetching (workers hold copies of the collator).
@@ -28,6 +31,7 @@ from transformers import EvalPrediction, Trainer, TrainerCallback
 
 from .collator import MSMixDataCollator, epoch_mix_seed
 from .metrics import compute_msa_metrics
+from .msmix_health import MSMixHealthCallback
 
 LOSS_PART_PREFIX = "loss_"
 MIX_STATISTIC_PREFIX = "msmix_"
@@ -70,6 +74,8 @@ class MSMixTrainer(Trainer):
         super().__init__(model=model, args=args, data_collator=data_collator, **kwargs)
         self.mix_epoch = 0
         self.add_callback(MixEpochCallback(self))
+        if getattr(self.model.config, "augmentation", None) == "msmix" and getattr(args, "msmix_health_check", True):
+            self.add_callback(MSMixHealthCallback())
         self._loss_part_sums: dict[str, torch.Tensor] = {}
         self._loss_part_steps = 0
 
