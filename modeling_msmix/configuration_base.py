@@ -20,7 +20,7 @@ from typing import Any
 
 from transformers import PretrainedConfig
 
-from .augmentations import AUGMENTATIONS, option_defaults
+from .augmentations import AUGMENTATIONS, PAPER_MSMIX, option_defaults
 from .mixing_msmix import SAL_TARGET_WEIGHTS
 
 DATASET_KINDS: tuple[str, ...] = ("mosi", "mosei", "sims", "custom")
@@ -107,6 +107,14 @@ class MSAConfig(PretrainedConfig):
             if not hasattr(self, name):
                 setattr(self, name, value)
         self.check_msa_settings()
+
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> "MSAConfig":
+        """transformers' ``from_dict``; an MS-Mix config saved before ``sal_target`` existed keeps the
+        SPEC arithmetic it was trained with (``msmix:paper``'s settings) instead of today's defaults."""
+        if config_dict.get("augmentation") == "msmix" and "sal_target" not in config_dict:
+            config_dict = {**PAPER_MSMIX, **config_dict}
+        return super().from_dict(config_dict, **kwargs)
 
     def check_msa_settings(self) -> None:
         """Raise ``ValueError`` naming the field when a shared setting is invalid."""

@@ -11,7 +11,11 @@ threshold candidates, best-first for the fallback), one ``randperm`` over them, 
 
 Beyond SPEC: given step masks of 3-D states, SIG attends over and averages only real steps and
 SASS zeroes padded steps before flattening; given which samples have which modality, a missing
-modality's intensity is not used (see ``MSMix.forward``).
+modality's intensity is not used (see ``MSMix.forward``). Three options change SPEC's arithmetic
+where, in training, it leaves the parts inert (the config's defaults; ``msmix:paper`` keeps SPEC):
+``sal_target="per_sample"`` (:func:`intensity_target_loss`), ``ratio_weights="intensity_scale"``
+(w_m = |I_m| / 3 instead of the batch min-max) and ``threshold_quantile`` (SASS keeps the top q of
+each batch's pairs). ``mixing_statistics`` reports what the health check reads.
 """
 
 import torch

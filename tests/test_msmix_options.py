@@ -102,6 +102,18 @@ def test_options_round_trip_through_save_pretrained(tmp_path):
     assert (module.sal_target, module.selector.threshold_quantile) == ("per_sample", 0.2)
 
 
+def test_a_config_saved_before_the_options_keeps_the_spec_arithmetic(tmp_path):
+    LMFConfig(augmentation="msmix").save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    for key in ("sal_target", "sig_ratio_weights", "sass_threshold_quantile"):
+        del saved[key]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    old = LMFConfig.from_pretrained(tmp_path)
+    assert (old.sal_target, old.sig_ratio_weights, old.sass_threshold_quantile, old.sal_loss_weight) == (
+        "batch_softmax", "batch_minmax", None, 500.0)
+    assert LMFConfig.from_dict({"augmentation": "mixup"}).sal_target == "per_sample"  # not MS-Mix: untouched
+
+
 def sims_like_tiny():
     config = SyntheticConfig(train_size=12, validation_size=4, test_size=4, text_dim=8, audio_dim=3, vision_dim=4,
                              max_text_length=5, max_audio_length=6, max_vision_length=5, min_text_length=2,
