@@ -22,7 +22,7 @@ VARIANT_SEPARATOR = ":"
 PAIR_MIXUP_OPTIONS: tuple[str, ...] = ("alpha", "num_mix", "mixed_loss_weight")
 MSMIX_DEFAULTS: dict[str, Any] = {"sal_target": "per_sample", "sig_ratio_weights": "intensity_scale",
                                   "sass_threshold_quantile": 0.1}
-"""MS-Mix's defaults beyond SPEC section 4, and why (README, "MS-Mix whose parts work").
+"""MS-Mix's defaults beyond SPEC section 4, and why (measured in results/msmix_mechanism_study/README.md).
 
 With SPEC's settings SIG goes inert in training: SAL's batch softmax is unchanged when every |I_m|
 shifts by the same amount, so nothing holds the intensities' level; while the states do not yet
@@ -31,7 +31,7 @@ that Adam reaches in ~20 steps and that tanh's vanishing gradient keeps (measure
 at the bound on most runs). The ``per_sample`` target (|I_m| of each sample against its own |y_m|)
 pins the level at |y|; ``intensity_scale`` ratio weights stop the batch min-max from stretching
 differences of 0.001 to [0, 1] and its gradient from growing as 1 / spread; and SASS's fixed
-delta passes 66-93 % of the pairs on MOSI-like data, so it keeps the top 10 % of each batch's
+delta passes 73-90 % of the pairs on MOSI-like data, so it keeps the top 10 % of each batch's
 pairs instead (at B = 64, 403 candidates for 64 draws). ``msmix:paper`` is SPEC section 4 as written,
 ``msmix:reference`` the same in reference mode.
 """

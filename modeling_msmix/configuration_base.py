@@ -70,7 +70,7 @@ class MSAConfig(PretrainedConfig):
             stretches differences of 0.001 to [0, 1] and whose gradient grows as 1 / spread.
         sass_threshold_quantile: ``0.1`` (the default): SASS's candidates are the top 10 % of the
             batch's pairs by normalised similarity (enough for num_mix = B draws from B >= 11).
-            ``None`` (SPEC): the pairs above ``threshold``, which on MOSI-like data are 66-93 %
+            ``None`` (SPEC): the pairs above ``threshold``, which on MOSI-like data are 73-90 %
             of all pairs, so partners are nearly random.
         The paper's MS-Mix is ``augmentation="msmix:paper"`` (SPEC section 4 as written);
         ``msmix:reference`` is it in reference mode.
