@@ -3,6 +3,9 @@
 import importlib.util
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +84,21 @@ def test_rate_zero_equals_clean_evaluation_and_files_are_reproducible(tiny_data,
                       "modality_missing_rates: [0.5]\nstep_missing_rates: [0.0, 0.9]\nnoise_snr_db: [-5.0]\n")
     second = main([str(config)])
     assert second["protocols"] == first["protocols"] and second["clean"] == first["clean"]
+
+
+def test_two_processes_write_the_same_robustness_json(tiny_data, evaluated_model, tmp_path):
+    folder, _, _ = tiny_data
+    model_dir, _ = evaluated_model
+    written = []
+    for run in ("first", "second"):
+        command = [sys.executable, "-m", "trainer.robustness", "--model", str(model_dir), "--dataset", str(folder),
+                   "--output_dir", str(tmp_path / run), "--modality_missing_rates", "0.5",
+                   "--step_missing_rates", "0.0", "0.9", "--noise_snr_db", "-5.0"]
+        subprocess.run(command, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                       cwd=Path(__file__).resolve().parents[1])
+        written.append((tmp_path / run / "robustness.json").read_bytes())
+    assert written[0] == written[1]
+    assert b"wall_seconds" not in written[0]
 
 
 def test_model_card_gets_a_robustness_section_and_lnln_model_index_entries(tiny_data, evaluated_model, tmp_path):

@@ -2,10 +2,12 @@
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from datasets import load_from_disk
 from safetensors.torch import load_file
 
@@ -86,6 +88,10 @@ def test_two_seeds_write_mean_and_std_and_the_best_models(dataset_dir, tmp_path)
     output_dir = tmp_path / "lmf-mixup"
     written = json.loads((output_dir / "results.json").read_text())
     assert written["seeds"] == [3, 4]
+    environment = written["run_environment"]
+    assert environment["torch_num_threads"] == torch.get_num_threads()
+    assert environment["OMP_NUM_THREADS"] == os.environ.get("OMP_NUM_THREADS")
+    assert environment["deterministic_algorithms"] is False and environment["torch"] == torch.__version__
     for split in ("validation", "test"):
         for name in ("loss", "MAE", "Corr", "Has0_acc_2", "Mult_acc_7"):
             values = [run[split][name] for run in written["runs"]]
@@ -133,6 +139,10 @@ def test_experiment_writes_one_table_over_settings_and_seeds(dataset_dir, tmp_pa
     table = (tmp_path / "exp" / "results.md").read_text()
     for row in ("| lmf + none |", "| lmf + msmix |", "| predict the training mean |", "| lmf + msmix - none |"):
         assert row in table
+    assert results["run_environment"]["torch_num_threads"] == torch.get_num_threads()
+    paired = results["paired_vs_none"]["lmf + msmix - none"]["MAE"]
+    assert paired["n"] == 2 and paired["mean"] == pytest.approx(gain)  # same seeds: the paired mean is the gain
+    assert "| lmf + msmix | " in table.split("Paired by seed")[1]
     assert results["wall_seconds"] >= sum(run["wall_seconds"] for runs in results["runs"].values() for run in runs)
     assert f"Wall time: {results['wall_seconds'] / 60:.1f} minutes for 4 runs (4 trained, 0 read back)." in table
 

@@ -41,6 +41,7 @@ from .recipe_files import parse_with_recipe, recipe_paths
 from .report import markdown_table, metric_names, summarize_seeds, train_mean_baseline, write_results
 from .robustness import ROBUSTNESS_JSON, RobustnessArguments, evaluate_robustness, flat_summary
 from .robustness_protocols import PROTOCOLS
+from .run_environment import run_environment
 from .training_run import (
     RunArgumentError,
     build_config,
@@ -182,6 +183,7 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
         "paired_vs_none": paired_against_none(runs, PAIRED_METRICS),
         "runs": runs,
         "wall_seconds": time.perf_counter() - started_experiment,
+        "run_environment": run_environment(),
         "trained_runs": sum(run["wall_seconds"] is not None for setting_runs in runs.values() for run in setting_runs),
     }
     if experiment_args.robustness:

@@ -305,6 +305,9 @@ def evaluate_robustness(args: RobustnessArguments, model=None, dataset: DatasetD
                         print_tables: bool = True) -> dict[str, Any]:
     """Run every protocol; on the main process write the three files and print the tables and time.
 
+    The results hold only what the model, data and seed determine (the time is printed, not
+    stored), so two runs write the same ``robustness.json`` byte for byte.
+
     ``model`` and ``dataset`` (already loaded) replace loading ``args.model`` / ``args.dataset``.
     """
     started = time.perf_counter()
@@ -341,7 +344,6 @@ def evaluate_robustness(args: RobustnessArguments, model=None, dataset: DatasetD
         **run_protocols(evaluator, perturbations),
     }
     results["lnln_average"] = results["protocols"].get(LNLN_AVERAGE, {}).get("average", {})
-    results["wall_seconds"] = time.perf_counter() - started
     if evaluator.is_main_process:
         output_dir = Path(args.output_dir) if args.output_dir else default_output_dir(args.model)
         markdown = robustness_markdown(results)

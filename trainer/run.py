@@ -44,6 +44,7 @@ from data_processing.cli import parse_cli
 from data_processing.schema import MSAMetadata
 from trainer.arguments import DataArguments, ModelArguments, MSMixTrainingArguments
 from trainer.report import markdown_table, metric_names, summarize_seeds, train_mean_baseline, write_results
+from trainer.run_environment import run_environment
 from trainer.training_run import (
     RunArgumentError,
     build_config,
@@ -129,6 +130,7 @@ def run(data_args: DataArguments, model_args: ModelArguments, training_args: MSM
         "test": summarize_seeds([run["test"] for run in runs]),
         "train_mean_baseline": train_mean_baseline(data.labels("train"), data.labels("test"), kind),
         "runs": runs,
+        "run_environment": run_environment(),
     }
     results["best_seed"] = best_seed_run(runs, training_args)
     if training_args.process_index == 0:
