@@ -60,6 +60,22 @@ def model_processor(model: PreTrainedModel, processor: MSMixProcessor | None = N
     return MSMixProcessor(extraction=extraction) if extraction else None
 
 
+def save_model_files(model: PreTrainedModel, output_dir: str | Path, processor: MSMixProcessor | None) -> None:
+    """Save ``model`` (weights, config, modeling code) and, with a ``processor``, the processor and the
+    pipeline code, with the task under ``custom_pipelines`` in ``config.json``.
+
+    ``pipeline(model=output_dir, trust_remote_code=True)`` reads its task from that entry, so the call
+    needs neither msmix nor the Hub (transformers asks the Hub for the task of a model without one,
+    which fails offline).
+    """
+    if processor is None:
+        model.save_pretrained(output_dir)
+        return
+    saving = MultimodalSentimentPipeline(model=model, processor=processor, task=TASK, device=model.device)
+    saving.save_pretrained(output_dir)
+    processor.save_pretrained(output_dir)
+
+
 def save_model_for_hub(
     model: PreTrainedModel,
     output_dir: str | Path,
@@ -87,13 +103,7 @@ def save_model_for_hub(
     output_dir = Path(output_dir)
     type(model.config).register_for_auto_class()
     type(model).register_for_auto_class("AutoModel")
-    processor = model_processor(model, processor)
-    if processor is None:
-        model.save_pretrained(output_dir)
-    else:
-        saving = MultimodalSentimentPipeline(model=model, processor=processor, task=TASK, device=model.device)
-        saving.save_pretrained(output_dir)
-        processor.save_pretrained(output_dir)
+    save_model_files(model, output_dir, model_processor(model, processor))
     card = build_model_card(
         model.config,
         repo_id=repo_id,

@@ -14,7 +14,6 @@ import json
 import os
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,11 @@ _spec = importlib.util.spec_from_file_location("hub_server", HERE / "hub_server.
 hub_server = importlib.util.module_from_spec(_spec)
 sys.modules["hub_server"] = hub_server
 _spec.loader.exec_module(hub_server)
+_spec = importlib.util.spec_from_file_location("fresh_process", HERE / "fresh_process.py")
+fresh_process = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fresh_process)
+CLIENT = HERE / "remote_pipeline_client.py"
+UNREACHABLE = "http://127.0.0.1:9"  # the discard port: a request there would fail at once
 
 REPO = "someone/tfn-msmix-video"
 
@@ -43,20 +47,16 @@ def published(tmp_path_factory):
         (root / "requests.json").write_text(json.dumps(observed["requests"]))
         workdir = root / "elsewhere"
         workdir.mkdir()
-        site_dirs = os.pathsep.join(dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]))
-        fresh_env = {k: v for k, v in env.items() if not k.startswith("PYTHON")}
-        fresh_env["HF_HOME"] = str(root / "hf-fresh")
-        fresh = subprocess.run(
-            [sys.executable, "-I", "-S", str(HERE / "remote_pipeline_client.py"), site_dirs,
-             str(root / "requests.json"), REPO],
-            cwd=workdir, env=fresh_env, capture_output=True, text=True, timeout=300,
-        )
-        assert fresh.returncode == 0, fresh.stderr[-4000:]
-    return hub, observed, json.loads(fresh.stdout.strip().splitlines()[-1])
+        fresh_env = {**env, "HF_HOME": str(root / "hf-fresh")}
+        fresh = fresh_process.run_without_msmix(CLIENT, str(root / "requests.json"), REPO, cwd=workdir, env=fresh_env)
+    # the same repository again from the cache that the first call filled, with the Hub unreachable
+    offline = fresh_process.run_without_msmix(CLIENT, str(root / "requests.json"), REPO, cwd=workdir,
+                                              env={**fresh_env, "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": UNREACHABLE})
+    return hub, observed, fresh, offline
 
 
 def test_the_repository_carries_model_processor_pipeline_code_and_an_honest_card(published):
-    hub, observed, _ = published
+    hub, observed, _, _ = published
     repo = hub.repo(REPO)
     assert {"config.json", "model.safetensors", "processor_config.json", "README.md", "modeling_tfn.py",
             "processing_msmix.py", "pipeline_msmix.py", "sample_extractor.py", "batching.py"} <= set(repo.files)
@@ -74,8 +74,10 @@ def test_the_repository_carries_model_processor_pipeline_code_and_an_honest_card
     assert "/tmp/" not in card and str(Path.home()) + "/" not in card
 
 
-def test_a_fresh_process_without_msmix_runs_the_published_pipeline_with_the_same_numbers(published):
-    _, observed, report = published
+@pytest.mark.parametrize("hub_access", ["online", "offline"])
+def test_a_fresh_process_without_msmix_runs_the_published_pipeline_with_the_same_numbers(published, hub_access):
+    _, observed, online, offline = published
+    report = online if hub_access == "online" else offline
     assert not any(report["findable"].values()) and report["imported"] == []
     assert report["task"] == "multimodal-sentiment"
     assert report["pipeline_class"].startswith("transformers_modules.")

@@ -23,6 +23,7 @@ from transformers import EarlyStoppingCallback, set_seed
 from data_processing.loading import load_msa_dataset
 from data_processing.schema import DATASET_KINDS, LABEL_RANGES, MSAMetadata, read_metadata
 from hub_cards.callback import ModelCardCallback
+from hub_cards.push import save_model_files
 from modeling_msmix import (
     BACKBONES,
     MSAConfig,
@@ -314,7 +315,7 @@ def train_one_seed(
     """Train one model with ``seed`` into ``output_dir``; return its validation and test metrics.
 
     The best checkpoint (``metric_for_best_model`` on validation) is reloaded at the end when
-    ``load_best_model_at_end``, saved to ``output_dir`` with its processor (when the dataset was
+    ``load_best_model_at_end``, saved to ``output_dir`` with its processor and pipeline code (when the dataset was
     extracted by msmix) and its model card (``README.md``, rewritten after the test evaluation),
     and evaluated on both splits.
     """
@@ -338,7 +339,7 @@ def train_one_seed(
     trainer.save_model()
     processor = build_processor(data_args, data.metadata)
     if processor is not None and trainer.is_world_process_zero():
-        processor.save_pretrained(str(output_dir))
+        save_model_files(trainer.model, output_dir, processor)
     validation = _strip_prefix(trainer.evaluate(metric_key_prefix="validation"), "validation")
     test = _strip_prefix(trainer.evaluate(data.model_input("test"), metric_key_prefix="test"), "test")
     trainer.save_metrics("train", train_output.metrics)
