@@ -150,7 +150,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_two_process_sharded_run_resumes_a_killed_shard_and_equals_one_process(clips, config, tmp_path, monkeypatch):
+def test_two_process_sharded_run_resumes_a_killed_shard_and_equals_one_process(clips, config, tmp_path, monkeypatch,
+                                                                              one_torch_thread):
+    """Bit for bit: the in-process runs use one thread like the shards (other thread counts pick other
+    kernels, whose float32 sums differ in the last bit)."""
     entries = _entries(clips)
     single, _ = build_dataset(entries, config, cache_dir=tmp_path / "single", device="cpu")
     manifest = tmp_path / "clips.jsonl"
