@@ -37,6 +37,10 @@ _FIXTURES = Path(__file__).with_name("extraction_fixtures.py")
 _spec = importlib.util.spec_from_file_location("extraction_fixtures", _FIXTURES)
 fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fixtures)
+HERE = Path(__file__).parent
+_spec = importlib.util.spec_from_file_location("fresh_process", HERE / "fresh_process.py")
+fresh_process = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fresh_process)
 
 DIMS = {"text_dim": fixtures.TEXT_DIM, "audio_dim": fixtures.AUDIO_DIM, "vision_dim": fixtures.VISION_DIM}
 SMALL_TFN = {"text_hidden_dim": 8, "text_out_dim": 8, "audio_hidden_dim": 4, "vision_hidden_dim": 4,
@@ -285,3 +289,15 @@ def test_videos_to_dataset_to_trained_model_to_prediction_from_any_directory(set
     assert batch["audio_features"].shape[1] == 20  # truncated as in training (the clip has 25 frames)
     with torch.no_grad():
         assert result["sentiment"] == pytest.approx(float(trained.model(**batch).logits[0, 0]), abs=1e-6)
+    # the README's call on the run folder, in a process without msmix and without the Hub: the task
+    # comes from ``custom_pipelines`` in the folder's config.json
+    (tmp_path / "requests.json").write_text(json.dumps([{"video": str(setup["clip2"]), "transcript": "terrible acting"}]))
+    report = fresh_process.run_without_msmix(HERE / "remote_pipeline_client.py", str(tmp_path / "requests.json"),
+                                             str(saved), cwd=tmp_path,
+                                             env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
+    assert not any(report["findable"].values()) and report["task"] == TASK
+    assert report["pipeline_class"].startswith("transformers_modules.")
+    (theirs,) = report["results"]
+    assert theirs["label"] == result["label"] and theirs["warnings"] == result["warnings"]
+    assert theirs["sentiment"] == pytest.approx(result["sentiment"], abs=1e-6)
+    assert theirs["intensities"] == pytest.approx(result["intensities"], abs=1e-6)
