@@ -23,6 +23,7 @@ from transformers import PretrainedConfig, TrainingArguments
 from modeling_msmix import augmentation_of
 from modeling_msmix import augmentation_title as augmentation_title_of
 from trainer.metrics import MOSI_METRICS, SIMS_METRICS
+from trainer.msmix_health import flagged_text, health_rule
 
 from .citations import BACKBONE_CITATIONS, BACKBONE_TITLES, MSMIX_CITATION
 from .provenance import describe_provenance, strip_machine_paths
@@ -169,10 +170,9 @@ def health_section(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
     passed = summary.get("sass_above_threshold")
     sass_line = "SASS ran without a threshold (random partners)." if passed is None else (
         f"SASS passed {100 * passed:.1f} % of the pairs.")
-    flagged = summary.get("flagged") or {}
-    verdict = ("Flagged logs: " + ", ".join(f"{key.replace(':', ' ')} {count}" for key, count in sorted(flagged.items()))
-               + ".") if flagged else "No log was flagged."
-    return {"logs": summary["logs"], "rows": rows, "sass_line": sass_line, "verdict": verdict}
+    flagged = flagged_text(summary)
+    verdict = f"Flagged logs: {flagged}." if flagged else "No log was flagged."
+    return {"logs": summary["logs"], "rule": health_rule(), "rows": rows, "sass_line": sass_line, "verdict": verdict}
 
 
 def build_model_card(

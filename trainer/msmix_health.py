@@ -12,7 +12,7 @@ see :func:`modeling_msmix.mixing_msmix.mixing_statistics`); this module reads th
   ``msmix_health_check=False``) warns once per problem, with the figure and the step, as soon as
   a training log shows it, and logs a one-line summary at the end of training;
 - :func:`health_summary` condenses a run's ``log_history`` (the model card's "MS-Mix health"
-  section, ``sig_diagnostics``).
+  section).
 
 A log is flagged when, averaged over its logging interval, more than half of a modality's
 samples sit at the bound, its spread is below 0.05 (of the range 0-3; only with SPEC's
@@ -129,10 +129,21 @@ def ratio_weights_of(config: Any) -> str:
     return str(getattr(config, "sig_ratio_weights", "batch_minmax"))
 
 
+def flagged_text(summary: Mapping[str, Any]) -> str:
+    """``at_bound text in 38, random_partners in 3``: how many logs each problem flagged ("" when none)."""
+    return ", ".join(f"{key.replace(':', ' ')} in {count}" for key, count in sorted(summary["flagged"].items()))
+
+
+def health_rule() -> str:
+    """When a log is flagged, in words, from the limits this module checks."""
+    return (f"over {100 * BOUND_SHARE_LIMIT:.0f} % of a modality's samples sit at SIG's tanh bound, its batch "
+            f"spread of |I| is below {SPREAD_FLOOR} (batch min-max ratios only), or SASS passes over "
+            f"{100 * SASS_PASS_LIMIT:.0f} % of the pairs")
+
+
 def summary_line(summary: Mapping[str, Any]) -> str:
-    """``MS-Mix health over 40 training logs: text at the bound in 38, ...`` (or ``no problem``)."""
-    problems = ", ".join(f"{key.replace(':', ' ')} in {count}" for key, count in sorted(summary["flagged"].items()))
-    return f"MS-Mix health over {summary['logs']} training logs: {problems or 'no problem seen'}"
+    """``MS-Mix health over 40 training logs: at_bound text in 38, ...`` (or ``no problem seen``)."""
+    return f"MS-Mix health over {summary['logs']} training logs: {flagged_text(summary) or 'no problem seen'}"
 
 
 class MSMixHealthCallback(TrainerCallback):
