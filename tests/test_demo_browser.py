@@ -121,11 +121,11 @@ def upload_and_analyse(browser, clip: Path, transcript: str) -> None:
 def test_page_shows_the_pipelines_score_for_an_uploaded_clip_and_a_readable_error_for_a_corrupt_one(
     served, browser, tmp_path
 ):
-    from transformers import pipeline
+    from trainer.predict import load_sentiment_pipeline
 
     url, model, root = served
     clip = as_webm(fixtures.write_talking_clip(root, "upload", 1.5, seed=3))
-    expected = pipeline("multimodal-sentiment", model=model, device="cpu")(
+    expected = load_sentiment_pipeline(model, device="cpu")(
         {"video": str(clip), "transcript": TRANSCRIPT}, return_details=True
     )
 
