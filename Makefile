@@ -1,9 +1,11 @@
 # `make demo`: create .venv, install (CPU torch first), train the default model on the built-in data.
 # `make test`: the test suite (CI runs exactly this after the same install).
+# `make docs`: the documentation site into site/, strict (a broken link or reference fails; not with
+# --quiet, which hides the warnings that strict mode counts).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test
+.PHONY: setup demo test docs
 
 setup: $(VENV)/.installed
 
@@ -21,3 +23,6 @@ demo: setup
 # OpenMP pool exists, and compare features bit for bit across 1 and 2 processes.
 test: setup
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -rs tests
+
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict

@@ -38,6 +38,8 @@ fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fixtures)
 
 TRANSCRIPT = "i really love this movie"
+SCREENSHOT_COPY = Path(os.environ["MSMIX_DEMO_SCREENSHOT"]).resolve() if os.environ.get("MSMIX_DEMO_SCREENSHOT") else None
+RUN = "runs/tfn-msmix"  # the page shows the model as typed: a path relative to the clip folder, no machine path
 BROWSER_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--window-size=1400,1250")
@@ -60,8 +62,8 @@ def train_tiny_video_model(root: Path) -> str:
     overrides = "text_hidden_dim=8,text_out_dim=8,audio_hidden_dim=4,vision_hidden_dim=4,post_fusion_dim=8"
     train_main(["--dataset", str(root / "data"), "--backbone", "tfn", "--augmentation", "msmix",
                 "--config_overrides", overrides, "--seeds", "1111", "--num_train_epochs", "2",
-                "--per_device_train_batch_size", "2", "--output_dir", str(root / "run"), "--report_to", "none"])
-    return str(root / "run" / "seed-1111")
+                "--per_device_train_batch_size", "2", "--output_dir", str(root / RUN), "--report_to", "none"])
+    return str(root / RUN / "seed-1111")
 
 
 def free_port() -> int:
@@ -83,13 +85,16 @@ def served(tmp_path_factory):
     """The page on 127.0.0.1 with a freshly trained tiny model; yields (url, model folder, clip folder)."""
     root = tmp_path_factory.mktemp("demo_browser")
     model = train_tiny_video_model(root)
-    args = DemoArguments(model=model, host="127.0.0.1", port=free_port(), max_seconds=20)
+    args = DemoArguments(model=f"{RUN}/seed-1111", host="127.0.0.1", port=free_port(), max_seconds=20)
+    previous = os.getcwd()
+    os.chdir(root)
     page = build_demo(args)
     page.launch(**launch_options(args), prevent_thread_lock=True, quiet=True)
     try:
         yield f"http://127.0.0.1:{args.port}/", model, root
     finally:
         page.close()
+        os.chdir(previous)
 
 
 @pytest.fixture(scope="module")
@@ -139,11 +144,14 @@ def test_page_shows_the_pipelines_score_for_an_uploaded_clip_and_a_readable_erro
     WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, thumbnails))
     assert len(browser.find_elements(By.CSS_SELECTOR, thumbnails)) == len(expected["details"]["face_crops"])
     assert browser.find_element(By.ID, "warnings").text == "No extraction warnings."
+    model_box = browser.find_element(By.CSS_SELECTOR, "#model textarea, #model input")
+    assert model_box.get_attribute("value") == f"{RUN}/seed-1111"
+    assert str(root) not in browser.find_element(By.TAG_NAME, "body").text
     browser.execute_script("window.scrollTo(0, 0)")
     screenshot = tmp_path / "demo.png"
     assert browser.save_screenshot(str(screenshot))
-    if os.environ.get("MSMIX_DEMO_SCREENSHOT"):
-        shutil.copyfile(screenshot, os.environ["MSMIX_DEMO_SCREENSHOT"])
+    if SCREENSHOT_COPY is not None:
+        shutil.copyfile(screenshot, SCREENSHOT_COPY)
 
     corrupt = root / "corrupt.mp4"
     corrupt.write_bytes(os.urandom(4096))

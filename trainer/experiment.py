@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 from transformers.utils import logging
 
@@ -147,6 +148,8 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
     refuse_unread_options(experiment_args.augmentations, overrides)
     output_dir = Path(training_args.output_dir)
     runs: dict[str, list[dict[str, Any]]] = {setting_name(*setting): [] for setting in settings}
+    progress = tqdm(total=len(training_args.run_seeds) * len(settings), desc="experiment runs", unit="run",
+                    disable=training_args.process_index != 0)
     for seed in training_args.run_seeds:  # seed-major: an interrupted experiment still has whole seeds
         for setting in settings:
             name = setting_name(*setting)
@@ -164,9 +167,11 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
                                                    experiment_args.reuse_finished_runs)
             runs[name].append(run)
             if training_args.process_index == 0:
-                print(f"[experiment] {name}, seed {seed}: test MAE {run['test']['MAE']:.3f}, "
-                      f"Corr {run['test']['Corr']:.3f} ({run['train_runtime']:.0f} s training, "
-                      f"{run['epochs']:.0f} epochs)", flush=True)
+                progress.write(f"[experiment] {name}, seed {seed}: test MAE {run['test']['MAE']:.3f}, "
+                               f"Corr {run['test']['Corr']:.3f} ({run['train_runtime']:.0f} s training, "
+                               f"{run['epochs']:.0f} epochs)")
+            progress.update()
+    progress.close()
     kind = data.metadata.dataset_kind
     metrics = ("loss", *metric_names(kind))
     summaries = {name: summarize_seeds([run["test"] for run in setting_runs]) for name, setting_runs in runs.items()}

@@ -30,10 +30,12 @@ from typing import Any
 import numpy as np
 from datasets import DatasetDict
 from torch.utils.data import Dataset
+from tqdm.auto import tqdm
 from transformers import AutoModel, HfArgumentParser, TrainingArguments
 from transformers.utils import logging
 
 import modeling_msmix  # noqa: F401  (registers the msmix models with AutoModel)
+from data_processing.cli import parse_cli
 from data_processing.loading import DEFAULT_DATASET, load_msa_dataset
 from data_processing.schema import read_metadata
 
@@ -157,12 +159,19 @@ class RobustnessEvaluator:
 
 def run_protocols(evaluator: RobustnessEvaluator, perturbations: Mapping[str, Sequence[Perturbation]]
                   ) -> dict[str, Any]:
-    """The clean metrics and, per protocol, every level's metrics and their average."""
-    clean = evaluator.evaluate(Perturbation("clean"))
-    protocols = {}
-    for name, levels in perturbations.items():
-        rows = [evaluator.evaluate(perturbation) for perturbation in levels]
-        protocols[name] = {"levels": rows, "average": average_metrics(rows) if rows else {}}
+    """The clean metrics and, per protocol, every level's metrics and their average (a bar counts the passes)."""
+    passes = tqdm(total=1 + sum(len(levels) for levels in perturbations.values()), desc="robustness passes",
+                  unit="pass", disable=not evaluator.is_main_process, leave=False)
+    with passes:
+        clean = evaluator.evaluate(Perturbation("clean"))
+        passes.update()
+        protocols = {}
+        for name, levels in perturbations.items():
+            rows = []
+            for perturbation in levels:
+                rows.append(evaluator.evaluate(perturbation))
+                passes.update()
+            protocols[name] = {"levels": rows, "average": average_metrics(rows) if rows else {}}
     return {"clean": clean["metrics"], "clean_nan_predictions": clean["nan_predictions"], "protocols": protocols}
 
 
@@ -355,13 +364,8 @@ def evaluate_robustness(args: RobustnessArguments, model=None, dataset: DatasetD
 
 
 def parse_arguments(argv: list[str] | None) -> RobustnessArguments:
-    """The command line, or a single ``.json`` / ``.yaml`` file with the same keys."""
-    parser = HfArgumentParser(RobustnessArguments)
-    if argv and len(argv) == 1 and argv[0].endswith(".json"):
-        return parser.parse_json_file(json_file=argv[0])[0]
-    if argv and len(argv) == 1 and argv[0].endswith((".yaml", ".yml")):
-        return parser.parse_yaml_file(yaml_file=argv[0])[0]
-    return parser.parse_args_into_dataclasses(args=argv)[0]
+    """The command line: flags, or a ``.json`` / ``.yaml`` file with the same keys followed by flags that override it."""
+    return parse_cli(HfArgumentParser(RobustnessArguments), argv)[0]
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
