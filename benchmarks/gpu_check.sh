@@ -7,7 +7,7 @@
 #    path: step time, samples/s, the input pipeline's share of the step, peak GPU memory
 #    (benchmarks/bench_training.py; the MS-Mix/none ratios and data shares are checked at the end).
 # 2. TFN and LMF epoch time against MMSA on the same GPU and the same MOSI-shaped pickle
-#    (benchmarks/bench_vs_mmsa.py; target <= 0.6x MMSA's). Needs MMSA in its own venv, which the
+#    (benchmarks/bench_vs_mmsa.py; target <= 0.5x MMSA's). Needs MMSA in its own venv, which the
 #    GPU machine cannot download: without it, msmix's epoch times per data path are printed instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
