@@ -1,7 +1,7 @@
 """The code blocks of the documentation's guides, and how the docs test runs them on tiny data.
 
-A guide's fenced block is run when its language is ``bash`` or ``python``; a ``yaml``/``json``
-block preceded by ``<!-- file: NAME -->`` is written to ``NAME`` first; a block preceded by
+A guide's fenced block is run when its language is ``bash`` or ``python``; a block preceded by
+``<!-- file: NAME -->`` is written to ``NAME`` instead; a block preceded by
 ``<!-- not run: REASON -->`` is reported as skipped with that reason. Blocks of one page run in
 order, in one folder, so a later block may use what an earlier one wrote.
 
@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RUN_LANGUAGES = ("bash", "python")
-FILE_LANGUAGES = ("yaml", "json")
 FENCE = re.compile(r"^```(\w*)\s*$")
 MARKER = re.compile(r"^<!--\s*(not run|file):\s*(.+?)\s*-->\s*$")
 PLACEHOLDERS = {"<user>": "someone", "<msa-dataset>": "msa-docs"}
-TRAINING_FLAGS = "--num_train_epochs 1 --max_train_samples 64 --max_eval_samples 32 --max_predict_samples 32"
+TRAINING_FLAGS = ("--num_train_epochs 1 --max_train_samples 64 --max_eval_samples 32 --max_predict_samples 32 "
+                  "--report_to none")
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def quick_flags(command: str, tiny_models: dict[str, str]) -> str:
     """
     flags = []
     if "trainer/run.py" in command or "trainer.experiment" in command:
-        flags.append(TRAINING_FLAGS + " --report_to none")
+        flags.append(TRAINING_FLAGS)
     if "data_processing.extract" in command:
         flags.append(" ".join(f"--{m}_model {path}" for m, path in tiny_models.items()) + " --device cpu")
     if "trainer.robustness" in command:

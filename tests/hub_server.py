@@ -84,6 +84,11 @@ class LocalHub:
         self._server.shutdown()
         self._server.server_close()
 
+    def client_environment(self) -> dict[str, str]:
+        """The variables that point a client process's ``huggingface_hub`` at this server, online, logged in."""
+        return {"HF_ENDPOINT": self.endpoint, "HF_HUB_DISABLE_XET": "1", "HF_TOKEN": "hf_local_test_token",
+                "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0"}
+
     def repo(self, repo_id: str, repo_type: str = "model") -> HubRepo:
         """The stored repository (KeyError when it was never created)."""
         return self.repos[(repo_type, repo_id)]

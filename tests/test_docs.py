@@ -85,8 +85,7 @@ def page_environment(folder: Path, hub=None) -> dict[str, str]:
            "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TOKENIZERS_PARALLELISM": "false"}
     env.pop("HF_DATASETS_CACHE", None)
     if hub is not None:
-        env.update(HF_ENDPOINT=hub.endpoint, HF_HUB_DISABLE_XET="1", HF_TOKEN="hf_local_test_token",
-                   HF_HUB_OFFLINE="0", HF_DATASETS_OFFLINE="0")
+        env.update(hub.client_environment())
     return env
 
 

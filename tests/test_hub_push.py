@@ -42,9 +42,8 @@ def pushed(tmp_path_factory) -> tuple:
     tmp_path = tmp_path_factory.mktemp("hub_push")
     out = tmp_path / "observed.json"
     with hub_server.LocalHub() as hub:
-        env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_HUB_DISABLE_XET": "1", "HF_HOME": str(tmp_path / "hf"),
-               "HF_TOKEN": "hf_local_test_token", "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0",
-               "OMP_NUM_THREADS": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+        env = {**os.environ, **hub.client_environment(), "HF_HOME": str(tmp_path / "hf"), "OMP_NUM_THREADS": "1",
+               "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
         done = subprocess.run([sys.executable, str(CLIENT), str(out)], env=env, capture_output=True,
                               text=True, timeout=240)
         assert done.returncode == 0, done.stderr[-4000:]

@@ -36,9 +36,8 @@ REPO = "someone/tfn-msmix-video"
 def published(tmp_path_factory):
     root = tmp_path_factory.mktemp("pipeline_hub")
     with hub_server.LocalHub() as hub:
-        env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_HUB_DISABLE_XET": "1", "HF_HOME": str(root / "hf"),
-               "HF_TOKEN": "hf_local_test_token", "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0",
-               "OMP_NUM_THREADS": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        env = {**os.environ, **hub.client_environment(), "HF_HOME": str(root / "hf"), "OMP_NUM_THREADS": "1",
+               "HF_HUB_DISABLE_PROGRESS_BARS": "1",
                "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
         done = subprocess.run([sys.executable, str(HERE / "pipeline_hub_client.py"), str(root)], cwd=root, env=env,
                               capture_output=True, text=True, timeout=300)
