@@ -220,11 +220,13 @@ def train_msmix(
     augmentation: str = "none",
     device: str = "cpu",
     data_path: str = "in_memory",
+    bf16: bool = False,
 ) -> dict[str, Any]:
     """Import the pickle and train ``backbone`` with ``MSMixTrainer`` for ``epochs``; epoch times and test metrics.
 
     ``data_path``: ``in_memory`` (tensors prepared once, the default of ``trainer/run.py``) or
     ``arrow`` (memory-mapped rows collated per batch, the path before the in-memory one).
+    ``bf16``: ``TrainingArguments.bf16`` (bf16 autocast, also on a CPU; weights and optimizer stay fp32).
     """
     import datasets
     import torch
@@ -269,6 +271,7 @@ def train_msmix(
             disable_tqdm=True,
             dataloader_num_workers=0,
             use_cpu=device == "cpu",
+            bf16=bf16,
             seed=seed,
         )
         trainer = MSMixTrainer(
@@ -296,6 +299,7 @@ def train_msmix(
         "test_metrics": {key.removeprefix("test_"): value for key, value in test.items()},
         "peak_rss_mb": memory.peak_mb()["rss"],
         "torch_threads": torch.get_num_threads(),
+        "bf16": bf16,
     }
 
 
@@ -333,6 +337,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--msmix-overrides",
         default=None,
         help="extra msmix config settings after MMSA's (e.g. 'attn_dropout=0.0'); reported as a variant",
+    )
+    parser.add_argument(
+        "--msmix-bf16",
+        action="store_true",
+        help="msmix trains with bf16 autocast (--bf16 of trainer/run.py; on a CPU it pays where the CPU has "
+        "bf16 instructions, e.g. avx512_bf16 or AMX); MMSA has no such option and stays fp32",
     )
     parser.add_argument(
         "--reuse-mmsa",
@@ -389,6 +399,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     threads=args.threads,
                     device=args.device,
                     data_path=data_path,
+                    bf16=args.msmix_bf16,
                 )
                 for data_path in args.msmix_data_paths
             }
@@ -419,6 +430,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         mmsa, msmix = rounds[-1]["mmsa"], rounds[-1]["msmix"]
         report["backbones"][backbone] = {"rounds": rounds, "comparison": comparison, "msmix_overrides": overrides}
         variant = f" (msmix variant: {args.msmix_overrides})" if args.msmix_overrides else ""
+        variant += " (msmix in bf16 autocast)" if args.msmix_bf16 else ""
         print(
             f"\n{backbone}{variant}: batch {batch_size}, {args.epochs} epochs, params MMSA {mmsa['parameters']:,} / "
             f"msmix {msmix['parameters']:,}\n"

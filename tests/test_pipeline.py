@@ -13,6 +13,7 @@ import pytest
 import torch
 from transformers import (
     AutoProcessor,
+    PreTrainedModel,
     Wav2Vec2Config,
     Wav2Vec2CTCTokenizer,
     Wav2Vec2FeatureExtractor,
@@ -264,11 +265,17 @@ def test_videos_to_dataset_to_trained_model_to_prediction_from_any_directory(set
     (elsewhere / relative["audio"]).mkdir(parents=True)  # a same-named folder here must not be picked up
     monkeypatch.chdir(elsewhere)
     overrides = ",".join(f"{key}={value}" for key, value in SMALL_TFN.items())
+    saves = []
+    save_pretrained = PreTrainedModel.save_pretrained
+    monkeypatch.setattr(PreTrainedModel, "save_pretrained",
+                        lambda model, folder, **kw: saves.append(Path(folder)) or save_pretrained(model, folder, **kw))
     train_main(["--dataset", str(tmp_path / "data"), "--backbone", "tfn", "--augmentation", "msmix",
                 "--config_overrides", overrides, "--seeds", "1111", "--num_train_epochs", "1",
                 "--per_device_train_batch_size", "2", "--output_dir", str(tmp_path / "run"), "--report_to", "none",
                 "--max_audio_length", "20"])
     saved = tmp_path / "run" / "seed-1111"
+    assert saves.count(saved) == 1  # the run folder's weights are written once (checkpoints aside)
+    assert (saved / "training_args.bin").is_file()
     processor = AutoProcessor.from_pretrained(str(saved))
     assert isinstance(processor, MSMixProcessor)
     assert processor.extraction_config == ExtractionConfig.from_dict(setup["extraction"])

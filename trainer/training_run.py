@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from datasets import Dataset, DatasetDict
 from safetensors import SafetensorError, safe_open
 from transformers import EarlyStoppingCallback, set_seed
+from transformers.trainer import TRAINING_ARGS_NAME
 
 from data_processing.loading import load_msa_dataset
 from data_processing.schema import DATASET_KINDS, LABEL_RANGES, MSAMetadata, read_metadata
@@ -336,10 +338,12 @@ def train_one_seed(
     )
     train_output = trainer.train(resume_from_checkpoint=resume)
     trainer.remove_callback(EarlyStoppingCallback)
-    trainer.save_model()
     processor = build_processor(data_args, data.metadata)
-    if processor is not None and trainer.is_world_process_zero():
+    if processor is None:
+        trainer.save_model()
+    elif trainer.is_world_process_zero():  # the pipeline writes the weights once, with its custom_pipelines entry
         save_model_files(trainer.model, output_dir, processor)
+        torch.save(trainer.args, Path(output_dir) / TRAINING_ARGS_NAME)
     validation = _strip_prefix(trainer.evaluate(metric_key_prefix="validation"), "validation")
     test = _strip_prefix(trainer.evaluate(data.model_input("test"), metric_key_prefix="test"), "test")
     trainer.save_metrics("train", train_output.metrics)
