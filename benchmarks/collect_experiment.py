@@ -31,6 +31,7 @@ from trainer.training_run import load_finished_run
 from .sig_diagnostics import SIGDiagnosticsArguments, logged_statistics, sig_diagnostics
 
 TABLE_METRICS: tuple[str, ...] = ("MAE", "Corr", "Has0_acc_2", "Non0_acc_2", "Non0_F1_score", "Mult_acc_7")
+SIMS_TABLE_METRICS: tuple[str, ...] = ("MAE", "Corr", "Mult_acc_2", "F1_score", "Mult_acc_3", "Mult_acc_5")
 GAIN_METRICS: tuple[str, ...] = ("MAE", "Corr")
 
 
@@ -75,6 +76,8 @@ def diagnostics_row(run: dict[str, Any], dataset: str) -> dict[str, float]:
     row = {}
     for modality, values in figures.items():
         row[f"r_{modality}"] = values["pearson_abs_y"]
+        if "pearson_abs_y_own" in values:
+            row[f"r_own_{modality}"] = values["pearson_abs_y_own"]
         row[f"at_bound_{modality}"] = values["saturated_share"]
     row["sass_pass"] = logged.get("msmix_sass_above_threshold", float("nan"))
     return row
@@ -106,6 +109,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if not runs:
         raise SystemExit(f"no finished runs under {' '.join(args.experiment_dir)}")
     summaries = {name: summarize_seeds([run["test"] for run in setting]) for name, setting in runs.items()}
+    sims = "Mult_acc_2" in next(iter(runs.values()))[0]["test"]
     several = len(args.experiment_dir) > 1
     labelled = {(f"{name} ({len(runs[name])} runs)" if several else
                  f"{name} (seeds {', '.join(str(r['seed']) for r in runs[name])})"): summary
@@ -114,7 +118,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     paired = paired_against_none(runs, GAIN_METRICS)
     parts = [
         "Test split, mean ± std over the " + ("runs (data seeds x seeds)" if several else "seeds named in each row") + ".",
-        markdown_table(labelled, TABLE_METRICS),
+        markdown_table(labelled, SIMS_TABLE_METRICS if sims else TABLE_METRICS),
         "Difference from no augmentation on the same backbone (lower MAE is better, higher Corr is better); "
         "the ± is the larger seed std of the two settings, the spread to compare the difference with:",
         markdown_table(gains, GAIN_METRICS),
@@ -130,8 +134,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                        for run in setting}
         if diagnostics:
             results["sig_diagnostics"] = diagnostics
-            parts += ["SIG and SASS per MS-Mix run (test split): Pearson r of |I_m| with |y|, share of samples at "
-                      "the tanh bound, share of pairs SASS passed during training:", diagnostics_markdown(diagnostics)]
+            parts += ["SIG and SASS per MS-Mix run (test split): Pearson r of |I_m| with |y| (r_own: with the "
+                      "modality's unimodal |y_m|, where the data has them), share of samples at the tanh bound, "
+                      "share of pairs SASS passed during training:", diagnostics_markdown(diagnostics)]
     markdown = "\n\n".join(parts)
     write_results(args.output_dir, results, markdown)
     print(markdown)

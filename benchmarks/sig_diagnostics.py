@@ -4,7 +4,8 @@
 
 Predicts every sample's SIG intensities I_m (no mixing, as at evaluation) and prints per modality:
 the mean and std of I over samples, the share of samples at the tanh bound (|I| >= 2.9 of 3), the
-Pearson and Spearman correlation of |I| with |y|, SAL's KL(P(y) || P(I_m)) averaged over shuffled
+Pearson and Spearman correlation of |I| with |y| (and, where the dataset has unimodal labels as
+CH-SIMS does, Pearson r of |I_m| with the modality's own |y_m|: ``pearson_abs_y_own``), SAL's KL(P(y) || P(I_m)) averaged over shuffled
 batches of the training batch size next to the KL that a constant intensity gets (P(I) uniform),
 and the mean |lam_adapt - 0.5| over each batch's random pairs (0 means the intensity-guided half of
 the ratio is always 0.5, so SIG does not steer the mixing). From the run's ``trainer_state.json``
@@ -23,6 +24,7 @@ from torch.utils.data import DataLoader
 from transformers import HfArgumentParser
 
 from data_processing.loading import load_msa_dataset
+from modeling_msmix.feature_schema import UNIMODAL_LABELS_KEY
 from modeling_msmix.mixing_msmix import SIG_BOUND_LEVEL, MSMix, adaptive_ratio, batch_distribution
 from modeling_msmix.modeling_base import MODALITY_NAMES
 from trainer.collator import MSMixDataCollator
@@ -41,15 +43,18 @@ class SIGDiagnosticsArguments:
     seed: int = field(default=0, metadata={"help": "seed of the batch shuffle and the random pairs"})
 
 
-def predict_intensities(model: torch.nn.Module, split) -> tuple[np.ndarray, np.ndarray]:
-    """(intensities [N, 3], labels [N]) of one torch-formatted split."""
+def predict_intensities(model: torch.nn.Module, split) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(intensities [N, 3], labels [N], unimodal labels [N, 3] or ``None``) of one torch-formatted split."""
     collator = MSMixDataCollator(return_mix_seed=False)
-    intensities, labels = [], []
+    intensities, labels, unimodal = [], [], []
     with torch.no_grad():
         for batch in DataLoader(split, batch_size=256, collate_fn=collator):
             labels.append(batch.pop("labels").reshape(-1))
+            if UNIMODAL_LABELS_KEY in batch:
+                unimodal.append(batch.pop(UNIMODAL_LABELS_KEY))
             intensities.append(model(**batch).intensities)
-    return torch.cat(intensities).numpy(), torch.cat(labels).numpy()
+    return (torch.cat(intensities).numpy(), torch.cat(labels).numpy(),
+            torch.cat(unimodal).numpy() if unimodal else None)
 
 
 def batch_figures(intensity: np.ndarray, labels: np.ndarray, batch_size: int, label_scale: float,
@@ -79,11 +84,11 @@ def sig_diagnostics(args: SIGDiagnosticsArguments) -> dict[str, dict[str, float]
         raise SystemExit(f"--model {args.model!r} was trained with augmentation {model.config.augmentation!r}; "
                          "SIG intensities exist for msmix only")
     split = load_msa_dataset(args.dataset)[args.split].with_format("torch")
-    intensities, labels = predict_intensities(model, split)
+    intensities, labels, unimodal = predict_intensities(model, split)
     label_scale = float(model.config.label_scale)
     rng = np.random.default_rng(args.seed)
     figures = {}
-    for name, column in zip(MODALITY_NAMES, intensities.T):
+    for index, (name, column) in enumerate(zip(MODALITY_NAMES, intensities.T)):
         magnitude = np.abs(column)
         figures[name] = {
             "mean": float(column.mean()),
@@ -93,6 +98,8 @@ def sig_diagnostics(args: SIGDiagnosticsArguments) -> dict[str, dict[str, float]
             "spearman_abs_y": float(spearmanr(magnitude, np.abs(labels)).statistic),
             **batch_figures(column, labels, args.batch_size, label_scale, rng, model.augmentation),
         }
+        if unimodal is not None:
+            figures[name]["pearson_abs_y_own"] = float(pearsonr(magnitude, np.abs(unimodal[:, index])).statistic)
     return figures
 
 

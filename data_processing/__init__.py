@@ -15,6 +15,7 @@ from .manifest import ManifestError, load_entries
 from .schema import MSAMetadata, attach_metadata, msa_features, read_metadata, validate_dataset
 from .synthetic import SyntheticConfig, generate_default_dataset
 from .synthetic_mosi_like import MOSILikeConfig
+from .synthetic_reliability import ReliabilityConfig, SIMSLikeConfig
 
 _LAZY: dict[str, str] = {
     "build_dataset": "extract",
@@ -38,6 +39,8 @@ __all__ = [
     "MOSILikeConfig",
     "MSAMetadata",
     "ManifestError",
+    "ReliabilityConfig",
+    "SIMSLikeConfig",
     "SyntheticConfig",
     "attach_metadata",
     "build_dataset",

@@ -35,6 +35,7 @@ arguments. The same seed always gives the same dataset, byte for byte.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from datasets import DatasetDict
@@ -52,7 +53,15 @@ DEFAULT_PROFILE = "mosi_like"
 
 @dataclass
 class SyntheticShape:
-    """Split sizes, feature dims, sequence lengths and seed shared by every profile (MOSI's by default)."""
+    """Split sizes, feature dims, sequence lengths and seed shared by every profile (MOSI's by default).
+
+    The class attributes say what a profile's labels are: the dataset kind (metric set), the
+    label range ``[-label_max, label_max]`` and whether rows carry unimodal labels.
+    """
+
+    dataset_kind: ClassVar[str] = "mosi"
+    label_max: ClassVar[float] = 3.0
+    unimodal_labels: ClassVar[bool] = False
 
     train_size: int = 1284
     validation_size: int = 229
@@ -175,31 +184,32 @@ def _yield_rows(rows: list[dict]):
 def generate_default_dataset(config: SyntheticShape | None = None, profile: str | None = None) -> DatasetDict:
     """Generate a built-in dataset: the profile ``config`` belongs to, or ``profile``'s defaults.
 
-    ``profile`` is ``"mosi_like"`` (the default: speaker-disjoint, noisy, calibrated against MOSI,
-    see ``synthetic_mosi_like``) or ``"clean"`` (this module's docstring: easy, fast to learn).
-    A ``SyntheticConfig`` is the clean profile and a ``MOSILikeConfig`` the MOSI-like one.
+    ``profile`` is one of ``synthetic_profiles.PROFILES``: ``"mosi_like"`` (the default:
+    speaker-disjoint, noisy, calibrated against MOSI, see ``synthetic_mosi_like``), ``"clean"``
+    (this module's docstring: easy, fast to learn), ``"mosi_reliability"`` and ``"sims_like"``
+    (per-sample modality reliability, see ``synthetic_reliability``). A config's class names its
+    profile (``SyntheticConfig`` is the clean one).
     """
-    from .synthetic_mosi_like import MOSILikeConfig, MOSILikeGenerator
+    from .synthetic_profiles import PROFILES
 
-    profiles = {"clean": (SyntheticConfig, _Generator), "mosi_like": (MOSILikeConfig, MOSILikeGenerator)}
     if config is None:
         profile = profile or DEFAULT_PROFILE
-        if profile not in profiles:
-            raise ValueError(f"profile must be one of {sorted(profiles)}, got {profile!r}")
-        config = profiles[profile][0]()
-    chosen = next((name for name, (config_class, _) in profiles.items() if type(config) is config_class), None)
+        if profile not in PROFILES:
+            raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}")
+        config = PROFILES[profile][0]()
+    chosen = next((name for name, (config_class, _) in PROFILES.items() if type(config) is config_class), None)
     if chosen is None or (profile is not None and profile != chosen):
         raise ValueError(f"config {type(config).__name__} does not match profile {profile!r}")
-    generator = profiles[chosen][1](config)
+    generator = PROFILES[chosen][1](config)
     return splits_to_dataset(config, chosen, generator.split)
 
 
 def splits_to_dataset(config: SyntheticShape, profile: str, split_rows) -> DatasetDict:
     """The three splits ``split_rows(name, size)`` draws, in order, as a ``DatasetDict`` with metadata."""
     metadata = MSAMetadata(
-        dataset_kind="mosi",
-        label_min=-3.0,
-        label_max=3.0,
+        dataset_kind=config.dataset_kind,
+        label_min=-config.label_max,
+        label_max=config.label_max,
         text_dim=config.text_dim,
         audio_dim=config.audio_dim,
         vision_dim=config.vision_dim,
@@ -208,7 +218,7 @@ def splits_to_dataset(config: SyntheticShape, profile: str, split_rows) -> Datas
         source=f"data_processing.synthetic.generate_default_dataset(profile={profile!r}, seed={config.seed})",
         notes={"profile": profile, "generator_config": vars(config).copy()},
     )
-    features = msa_features(metadata)
+    features = msa_features(metadata, unimodal_labels=config.unimodal_labels)
     sizes = {"train": config.train_size, "validation": config.validation_size, "test": config.test_size}
     source_key = {"generator": GENERATOR_VERSION, "profile": profile, **vars(config)}
     dataset = DatasetDict()

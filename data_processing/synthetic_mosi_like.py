@@ -51,7 +51,7 @@ directions and vocabulary first, then the splits in the order train, validation,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -129,16 +129,8 @@ class MOSILikeGenerator:
 
         mode = np.where(rng.random(size) < 0.5, -c.sentiment_mode, c.sentiment_mode)
         latent = bias[speaker] + mode + rng.normal(0.0, c.sentiment_spread, size)
-        ratings = np.clip(np.round(latent[:, None] + rng.normal(0.0, c.rating_noise, (size, c.annotators))), -3, 3)
-        labels = ratings.mean(axis=1)
-        nonverbal = latent + rng.normal(0.0, c.nonverbal_noise, size)
-        evidence = {
-            "text": latent + rng.normal(0.0, c.text_noise, size),
-            "audio": nonverbal + rng.normal(0.0, c.audio_noise, size),
-            "vision": nonverbal + rng.normal(0.0, c.vision_noise, size),
-        }
-        contradictory = rng.random(size) < c.p_contradictory
-        evidence["text"] = np.where(contradictory, -evidence["text"], evidence["text"])
+        labels = self.rate(latent)
+        draws = self.evidence(latent)
 
         rows = []
         offset = self.next_speaker
@@ -151,17 +143,46 @@ class MOSILikeGenerator:
             who = speaker[i]
             text = self.vocabulary[rng.integers(0, VOCABULARY_SIZE, lt)] + text_style[who]
             sentiment_words = rng.random(lt) < c.sentiment_word_rate
-            text[sentiment_words] += c.signal_gain * evidence["text"][i] * self.directions["text"]
-            audio = c.signal_gain * evidence["audio"][i] * self.directions["audio"] + audio_style[who]
+            text[sentiment_words] += c.signal_gain * draws.evidence["text"][i] * self.directions["text"]
+            audio = c.signal_gain * draws.evidence["audio"][i] * self.directions["audio"] + audio_style[who]
             audio = audio + rng.normal(0.0, c.frame_noise, (la, c.audio_dim))
-            vision = c.signal_gain * evidence["vision"][i] * self.directions["vision"] + vision_style[who]
-            if contradictory[i]:
+            vision = c.signal_gain * draws.evidence["vision"][i] * self.directions["vision"] + vision_style[who]
+            if draws.contradictory[i]:
                 vision = vision + c.contradiction_cue * self.cue
             vision = vision + rng.normal(0.0, c.frame_noise, (lv, c.vision_dim))
-            rows.append(
-                schema_row(f"{split_name}_spk{offset + who:03d}_{i:05d}",
-                           f"synthetic utterance {i} of speaker {offset + who} "
-                           f"({'contradictory' if contradictory[i] else 'plain'})",
-                           text, audio, vision, labels[i])
-            )
+            row = schema_row(f"{split_name}_spk{offset + who:03d}_{i:05d}",
+                             f"synthetic utterance {i} of speaker {offset + who} ({draws.descriptions[i]})",
+                             text, audio, vision, labels[i])
+            row.update({column: np.float32(values[i]) for column, values in draws.extra_columns.items()})
+            rows.append(row)
         return rows
+
+    def rate(self, sentiment: np.ndarray) -> np.ndarray:
+        """The mean of ``annotators`` ratings ``clip(round(s + noise), -label_max, label_max)`` of each value."""
+        c = self.config
+        noise = self.rng.normal(0.0, c.rating_noise, (len(sentiment), c.annotators))
+        return np.clip(np.round(sentiment[:, None] + noise), -c.label_max, c.label_max).mean(axis=1)
+
+    def evidence(self, latent: np.ndarray) -> "EvidenceDraws":
+        """Step 3 and 4 of the module docstring: each modality's reading and the contradictory samples."""
+        c, rng, size = self.config, self.rng, len(latent)
+        nonverbal = latent + rng.normal(0.0, c.nonverbal_noise, size)
+        evidence = {
+            "text": latent + rng.normal(0.0, c.text_noise, size),
+            "audio": nonverbal + rng.normal(0.0, c.audio_noise, size),
+            "vision": nonverbal + rng.normal(0.0, c.vision_noise, size),
+        }
+        contradictory = rng.random(size) < c.p_contradictory
+        evidence["text"] = np.where(contradictory, -evidence["text"], evidence["text"])
+        descriptions = ["contradictory" if flag else "plain" for flag in contradictory]
+        return EvidenceDraws(evidence, contradictory, descriptions)
+
+
+@dataclass
+class EvidenceDraws:
+    """Per sample: each modality's evidence, the contradiction flag, a word for the transcript, extra label columns."""
+
+    evidence: dict[str, np.ndarray]
+    contradictory: np.ndarray
+    descriptions: list[str]
+    extra_columns: dict[str, np.ndarray] = field(default_factory=dict)

@@ -49,3 +49,15 @@ def test_several_data_folders_pool_and_pair_by_data_and_seed(tmp_path):
     with pytest.raises(SystemExit, match="distinct names"):
         main(["--experiment_dir", str(tmp_path / "data-0"), str(tmp_path / "out" / ".." / "data-0"),
               "--output_dir", str(tmp_path / "x")])
+
+
+def test_sims_runs_are_tabled_with_the_sims_metrics(tmp_path):
+    sims = {"MAE": 0.43, "Corr": 0.6, "Mult_acc_2": 0.7, "F1_score": 0.69, "Mult_acc_3": 0.6, "Mult_acc_5": 0.3}
+    for seed in (1, 2):
+        folder = tmp_path / "lmf-none" / f"seed-{seed}"
+        finished(folder, 0.43, 0.6)
+        (folder / "test_results.json").write_text(json.dumps(sims))
+    main(["--experiment_dir", str(tmp_path), "--output_dir", str(tmp_path / "out")])
+    table = (tmp_path / "out" / "results.md").read_text()
+    assert "Mult_acc_2" in table and "| lmf + none (seeds 1, 2) | 0.430 ± 0.000 | 0.600 ± 0.000 | 70.00 ± 0.00 |" in table
+    assert "Has0_acc_2" not in table

@@ -13,7 +13,10 @@ from datasets import load_from_disk
 
 from benchmarks.fit_gap import training_course
 from benchmarks.sig_diagnostics import batch_figures, logged_statistics, main
+from data_processing.synthetic import generate_default_dataset
+from data_processing.synthetic_reliability import SIMSLikeConfig
 from modeling_msmix import LMFConfig, LMFModel
+from modeling_msmix.feature_schema import UNIMODAL_LABELS_KEY
 from modeling_msmix.mixing_msmix import SIG_BOUND_LEVEL, MSMix
 from trainer.collator import MSMixDataCollator
 
@@ -63,6 +66,31 @@ def test_figures_of_a_saved_msmix_model_come_from_its_own_intensities(tmp_path):
         assert figures[name]["pearson_abs_y"] == pytest.approx(float(np.corrcoef(np.abs(column), labels)[0, 1]),
                                                                abs=1e-4)
     assert figures["logged_during_training"] is None  # saved without a trainer_state.json
+
+
+def test_unimodal_labels_give_each_modality_its_own_correlation(tmp_path):
+    data = generate_default_dataset(SIMSLikeConfig(train_size=24, validation_size=8, test_size=40, train_speakers=3,
+                                                   validation_speakers=2, test_speakers=4, text_dim=16, vision_dim=6,
+                                                   max_audio_length=8, max_vision_length=8, min_audio_length=2,
+                                                   min_vision_length=2))
+    data.save_to_disk(tmp_path / "sims")
+    config = LMFConfig(**helpers.TINY_BACKBONES["lmf"], text_dim=16, audio_dim=33, vision_dim=6, augmentation="msmix",
+                       label_min=-1.0, label_max=1.0)
+    torch.manual_seed(0)
+    LMFModel(config).save_pretrained(tmp_path / "model")
+    figures = main(["--model", str(tmp_path / "model"), "--dataset", str(tmp_path / "sims"), "--batch_size", "8"])
+
+    model = LMFModel.from_pretrained(tmp_path / "model").eval()
+    test = data["test"].with_format("torch")
+    batch = MSMixDataCollator(return_mix_seed=False)([test[i] for i in range(len(test))])
+    batch.pop("labels")
+    own = batch.pop(UNIMODAL_LABELS_KEY).abs().numpy()
+    with torch.no_grad():
+        intensities = model(**batch).intensities.numpy()
+    for index, name in enumerate(("text", "audio", "vision")):
+        expected = float(np.corrcoef(np.abs(intensities[:, index]), own[:, index])[0, 1])
+        assert figures[name]["pearson_abs_y_own"] == pytest.approx(expected, abs=1e-4)
+        assert figures[name]["pearson_abs_y_own"] != pytest.approx(figures[name]["pearson_abs_y"], abs=1e-6)
 
 
 def test_logged_mixing_statistics_are_averaged_over_the_steps_that_logged_them(tmp_path):

@@ -1,0 +1,133 @@
+"""The per-sample-reliability profiles (MOSI-like and SIMS-like): deterministic, readable by SIG, calibrated.
+
+Ranges are those of the calibration in ``data_processing/synthetic_reliability.py`` (ridge probe
+of ``benchmarks/probe_synthetic.py``, data seeds 0-2); no backbone is trained here.
+"""
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from benchmarks.probe_synthetic import PROBE_INPUTS, pooled_splits, probe
+from data_processing.loading import load_msa_dataset
+from data_processing.schema import read_metadata, validate_dataset
+from data_processing.synthetic import generate_default_dataset
+from data_processing.synthetic_mosi_like import MOSILikeConfig
+from data_processing.synthetic_profiles import main as save_profile
+from data_processing.synthetic_reliability import ReliabilityConfig, SIMSLikeConfig
+
+SMALL = dict(train_size=40, validation_size=12, test_size=12, train_speakers=5, validation_speakers=2,
+             test_speakers=3, text_dim=16, vision_dim=12, max_audio_length=12, max_vision_length=12,
+             min_audio_length=4, min_vision_length=4)
+MOSI_LIKE_TRAIN_LABELS_SHA256 = "2afeb7a0c382893e"
+"""First 16 hex digits of the sha256 of the default MOSI-like train labels (float32 bytes) and ids.
+
+Labels are means of rounded ratings, so their bytes depend only on the random stream: a change
+here means the default data (and every study run on it) changed."""
+
+
+def probe_figures(config) -> dict[str, dict[str, dict[str, float]]]:
+    pooled = pooled_splits(config)
+    return {name: probe(pooled, columns, config.dataset_kind, config.label_max)
+            for name, columns in PROBE_INPUTS.items()}
+
+
+@pytest.fixture(scope="module")
+def reliability_figures():
+    return probe_figures(ReliabilityConfig())
+
+
+@pytest.fixture(scope="module")
+def sims_figures():
+    return probe_figures(SIMSLikeConfig())
+
+
+def test_the_mosi_like_default_data_is_unchanged():
+    pooled = pooled_splits(MOSILikeConfig())
+    _, labels, ids = pooled["train"]
+    digest = hashlib.sha256(labels.astype(np.float32).tobytes() + "\n".join(ids).encode()).hexdigest()
+    assert digest[:16] == MOSI_LIKE_TRAIN_LABELS_SHA256
+
+
+@pytest.mark.parametrize("config_class", [ReliabilityConfig, SIMSLikeConfig])
+def test_same_seed_same_data_other_seed_other_data(config_class):
+    first = generate_default_dataset(config_class(seed=3, **SMALL))
+    again = generate_default_dataset(config_class(seed=3, **SMALL))
+    other = generate_default_dataset(config_class(seed=4, **SMALL))
+    validate_dataset(first)
+    for split in ("train", "test"):
+        a, b = first[split].with_format("numpy")[:], again[split].with_format("numpy")[:]
+        assert list(a["id"]) == list(b["id"]) and list(a["text"]) == list(b["text"])
+        np.testing.assert_array_equal(a["label"], b["label"])
+        for x, y in zip(a["audio_features"], b["audio_features"]):
+            np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(first["train"]["label"], other["train"]["label"])
+
+
+def test_profiles_are_loaded_by_name_with_their_label_range():
+    reliability = read_metadata(generate_default_dataset(ReliabilityConfig(**SMALL)))
+    assert (reliability.dataset_kind, reliability.label_min, reliability.label_max) == ("mosi", -3.0, 3.0)
+    sims = generate_default_dataset(SIMSLikeConfig(**SMALL))
+    metadata = read_metadata(sims)
+    assert (metadata.dataset_kind, metadata.label_min, metadata.label_max) == ("sims", -1.0, 1.0)
+    assert "sims_like" in metadata.extractors["text"]
+    with pytest.raises(ValueError, match="does not match profile 'mosi_reliability'"):
+        generate_default_dataset(SIMSLikeConfig(**SMALL), profile="mosi_reliability")
+    with pytest.raises(ValueError, match="p_audio_carrier \\+ p_vision_carrier <= 1"):
+        ReliabilityConfig(p_audio_carrier=0.6, p_vision_carrier=0.5)
+
+
+def test_sims_like_has_ch_sims_shapes_and_unimodal_labels():
+    config = SIMSLikeConfig()
+    assert (config.train_size, config.validation_size, config.test_size) == (1368, 456, 457)
+    assert (config.text_dim, config.audio_dim, config.vision_dim) == (768, 33, 709)
+    train = generate_default_dataset(SIMSLikeConfig(**SMALL, seed=1))["train"].with_format("numpy")[:]
+    for column in ("label", "label_text", "label_audio", "label_vision"):
+        values = train[column]
+        assert values.min() >= -1 and values.max() <= 1
+        np.testing.assert_allclose(values * 5, np.round(values * 5), atol=1e-5)  # mean of 5 ratings -1/0/1
+    flat_voice = np.array(["voice carries" not in text for text in train["text"]])
+    voice = ~flat_voice
+    assert voice.any() and flat_voice.any()
+    # A flat voice expresses a fifth of the sentiment, so its label is nearer 0 than the voice that carries it.
+    assert np.abs(train["label_audio"][flat_voice]).mean() < np.abs(train["label_audio"][voice]).mean()
+
+
+def test_the_carrier_is_named_in_the_transcript_with_the_configured_shares():
+    config = ReliabilityConfig(**{**SMALL, "train_size": 600, "train_speakers": 20})
+    transcripts = generate_default_dataset(config)["train"]["text"]
+    voice = np.mean(["voice carries" in t for t in transcripts])
+    face = np.mean(["face carries" in t for t in transcripts])
+    assert abs(voice - config.p_audio_carrier) < 0.05 and abs(face - config.p_vision_carrier) < 0.05
+    assert all(("words neutral" in t or "words misleading" in t) == ("carries, words" in t) for t in transcripts)
+
+
+def test_sig_can_read_audio_and_vision_here_and_not_in_the_mosi_like_profile(reliability_figures):
+    # r of |probe prediction| with |y| (data seed 0): 0.05 / 0.07 on the MOSI-like profile, 0.20 / 0.18 here.
+    mosi_like = probe_figures(MOSILikeConfig())
+    for modality in ("audio", "vision"):
+        assert mosi_like[modality]["test"]["intensity_r"] <= 0.12
+        assert reliability_figures[modality]["test"]["intensity_r"] >= 0.15
+
+
+def test_reliability_profile_lands_in_mosi_band(reliability_figures):
+    fused = reliability_figures["all"]["test"]
+    assert 0.85 <= fused["MAE"] <= 1.05 and 0.55 <= fused["Corr"] <= 0.75 and 0.74 <= fused["Has0_acc_2"] <= 0.84
+    for single in ("text", "audio", "vision"):
+        assert reliability_figures[single]["test"]["Corr"] < fused["Corr"] - 0.05
+
+
+def test_sims_like_lands_in_ch_sims_band(sims_figures):
+    fused = sims_figures["all"]["test"]
+    assert 0.38 <= fused["MAE"] <= 0.5 and 0.5 <= fused["Corr"] <= 0.7 and 0.72 <= fused["Mult_acc_2"] <= 0.84
+
+
+def test_a_profile_is_saved_at_a_seed_and_trained_from_the_folder(tmp_path, capsys):
+    save_profile(["--profile", "sims_like", "--seed", "2", "--output_dir", str(tmp_path / "sims")])
+    assert "sims_like profile, data seed 2" in capsys.readouterr().out
+    loaded = load_msa_dataset(str(tmp_path / "sims"))
+    assert read_metadata(loaded).dataset_kind == "sims" and loaded["train"].num_rows == 1368
+    assert {"label_text", "label_audio", "label_vision"} <= set(loaded["train"].column_names)
+    with pytest.raises(SystemExit, match="--profile must be one of"):
+        save_profile(["--profile", "mosei_like", "--output_dir", str(tmp_path / "x")])
