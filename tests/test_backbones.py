@@ -18,7 +18,7 @@ from modeling_msmix.modeling_glomo import MixtureOfExperts
 from modeling_msmix.modeling_lmf import LowRankFusion
 from modeling_msmix.modeling_misa import cmd_loss, difference_loss
 from modeling_msmix.modeling_mult import steps_in_use
-from modeling_msmix.modeling_tfn import tensor_fusion
+from modeling_msmix.modeling_tfn import append_one, fusion_tensor, tensor_fusion
 from trainer.collator import MSMixDataCollator
 
 MOSI_DIMS = (768, 5, 20)
@@ -307,3 +307,39 @@ def test_mult_reads_real_steps_from_zeroed_padding():
     state = torch.zeros(2, 4, 3)
     state[0, :2] = 1.0
     assert steps_in_use(state).tolist() == [[True, True, False, False], [True, False, False, False]]
+
+
+def test_fusion_tensor_is_the_einsum_outer_product_with_the_same_gradients():
+    torch.manual_seed(0)
+    z = [torch.randn(5, d, requires_grad=True) for d in (7, 3, 4)]
+    expected = torch.einsum("nt,na,nv->ntav", *(append_one(x) for x in z)).flatten(start_dim=1)
+    fused = tensor_fusion(*z)
+    assert torch.equal(fused, expected)
+    weight = torch.randn_like(expected)
+    gradients = torch.autograd.grad((fused * weight).sum(), z)
+    for got, want in zip(gradients, torch.autograd.grad((expected * weight).sum(), z)):
+        assert torch.allclose(got, want, rtol=1e-5, atol=1e-6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # einsum is not autocast: neither is the fusion tensor
+        assert fusion_tensor(*z).dtype == torch.float32
+
+
+def test_tfn_fuse_in_training_equals_dropout_on_the_flat_einsum_product():
+    """The in-place dropout on the 3-D fusion tensor draws the mask of ``Dropout`` on the flat product."""
+    model = make_model("tfn")
+    model.train()
+    z = [torch.randn(6, d, requires_grad=True) for d in model.subnets.output_dims]
+    outputs, gradients = [], []
+    for path in ("fuse", "reference"):
+        torch.manual_seed(3)
+        if path == "fuse":
+            prediction, _ = model.fuse(*z)
+        else:
+            flat = torch.einsum("nt,na,nv->ntav", *(append_one(x) for x in z)).flatten(start_dim=1)
+            dropped = torch.nn.functional.dropout(flat, model.config.post_fusion_dropout, training=True)
+            prediction = model.post_fusion[1:](dropped)
+        outputs.append(prediction)
+        gradients.append(torch.autograd.grad(prediction.square().sum(), [*z, model.post_fusion[1].weight]))
+    assert torch.allclose(outputs[0], outputs[1], rtol=1e-5, atol=1e-6)
+    for got, want in zip(*gradients):
+        assert torch.allclose(got, want, rtol=1e-4, atol=1e-6)
+
