@@ -74,11 +74,42 @@ def packed_lstm(lstm: nn.LSTM, x: torch.Tensor, mask: torch.Tensor) -> tuple[tor
     return outputs, final_hidden
 
 
+def uses_dropout_attention(x: torch.Tensor) -> bool:
+    """Whether attention with dropout on ``x``'s device goes through :func:`dropout_attention`: on the CPU
+    without autocast, where ``scaled_dot_product_attention`` with dropout falls back to its math kernel."""
+    return x.device.type == "cpu" and not torch.is_autocast_enabled("cpu")
+
+
+def dropout_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, key_mask: torch.Tensor,
+                      dropout_p: float) -> torch.Tensor:
+    """``scaled_dot_product_attention(query, key, value, attn_mask=key_mask[:, None, None, :], dropout_p=dropout_p)``
+    of [B, H, T, d] heads in training, with the same dropout draws (one ``dropout`` of the [B * H, Tq, Tk]
+    probabilities from the same generator) and the same values up to rounding.
+
+    The math kernel that SDPA uses on the CPU when dropout is on scales, adds the mask, runs a "safe"
+    softmax (extra passes to find rows with no key: isneginf, all, where, and their buffers) and then
+    the dropout, each over all B * H * Tq * Tk scores. Here the mask is a bias added by ``baddbmm``
+    with the scaling, the softmax is the plain one (masked keys get the lowest finite score, so no row
+    is all -inf), and a row with no real key is zeroed on the [B, H, Tq, d] output, as the safe softmax does.
+    """
+    batch, heads, length, width = query.shape
+    keys = key.shape[2]
+    bias = torch.zeros(batch, 1, keys, dtype=query.dtype, device=query.device)
+    bias = bias.masked_fill_(~key_mask[:, None, :], torch.finfo(query.dtype).min).repeat_interleave(heads, dim=0)
+    probabilities = torch.softmax(torch.baddbmm(bias, query.reshape(batch * heads, length, width),
+                                                key.reshape(batch * heads, keys, width).transpose(1, 2),
+                                                alpha=width ** -0.5), dim=-1)
+    attended = torch.bmm(F.dropout(probabilities, dropout_p, training=True), value.reshape(batch * heads, keys, -1))
+    has_key = key_mask.any(dim=1).to(attended.dtype)[:, None, None, None]
+    return attended.view(batch, heads, length, -1) * has_key
+
+
 class CrossmodalTransformerLayer(nn.Module):
     """One pre-norm MulT block: (cross-modal) multi-head attention, then a ReLU feed-forward net.
 
     Attention runs through ``scaled_dot_product_attention`` (memory-light kernels when attention
-    dropout is off, e.g. in evaluation).
+    dropout is off, e.g. in evaluation), except in CPU training with attention dropout, where
+    :func:`dropout_attention` computes the same thing with fewer passes over the scores.
     """
 
     def __init__(self, dim: int, num_heads: int, attn_dropout: float, relu_dropout: float, res_dropout: float):
@@ -102,10 +133,12 @@ class CrossmodalTransformerLayer(nn.Module):
         query = self.attention_norm(x)
         keys = query if source is None else self.attention_norm(source)
         key, value = self.key_value(keys).chunk(2, dim=-1)
-        attended = F.scaled_dot_product_attention(
-            self._heads(self.query(query)), self._heads(key), self._heads(value), attn_mask=key_mask[:, None, None, :],
-            dropout_p=self.attn_dropout if self.training else 0.0,
-        )
+        heads = (self._heads(self.query(query)), self._heads(key), self._heads(value))
+        if self.training and self.attn_dropout > 0 and uses_dropout_attention(x):
+            attended = dropout_attention(*heads, key_mask, self.attn_dropout)
+        else:
+            attended = F.scaled_dot_product_attention(*heads, attn_mask=key_mask[:, None, None, :],
+                                                      dropout_p=self.attn_dropout if self.training else 0.0)
         x = x + self.res_dropout(self.out(attended.transpose(1, 2).flatten(start_dim=2)))
         hidden = self.relu_dropout(F.relu(self.fc1(self.feed_forward_norm(x))))
         return x + self.res_dropout(self.fc2(hidden))

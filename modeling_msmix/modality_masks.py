@@ -50,7 +50,7 @@ def _generator(seed: int, modality: int) -> torch.Generator:
 
 def modality_present(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Bool [B]: the rows of ``features`` [B, L, D] with a non-zero value on a real step of ``mask`` [B, L]."""
-    return (features.ne(0) & mask.unsqueeze(-1)).flatten(start_dim=1).any(dim=1)
+    return (features.ne(0).any(dim=-1) & mask).any(dim=1)
 
 
 def random_modality_keep(seeds: Sequence[int], probability: float) -> torch.Tensor:

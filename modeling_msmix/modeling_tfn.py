@@ -19,10 +19,22 @@ def append_one(z: torch.Tensor) -> torch.Tensor:
     return torch.cat([z, z.new_ones(z.shape[0], 1)], dim=1)
 
 
+def fusion_tensor(z_t: torch.Tensor, z_a: torch.Tensor, z_v: torch.Tensor) -> torch.Tensor:
+    """Outer product ``[z_t; 1] x [z_a; 1] x [z_v; 1]`` as [N, (dt+1)(da+1), dv+1] (each entry one product
+    ``(t * a) * v``, the values of ``einsum("nt,na,nv->ntav")``, in the inputs' dtype).
+
+    The last factor is applied by ``bmm`` of [N, (dt+1)(da+1), 1] and [N, 1, dv+1]: its backward is two
+    ``bmm`` that read the gradient once each, where the broadcast products of ``einsum`` materialise two
+    more [N, (dt+1)(da+1)(dv+1)] tensors (the largest of TFN's step, doubled by MS-Mix's 2B rows).
+    """
+    pairs = (append_one(z_t).unsqueeze(2) * append_one(z_a).unsqueeze(1)).flatten(start_dim=1)
+    with torch.autocast(pairs.device.type, enabled=False):
+        return torch.bmm(pairs.unsqueeze(2), append_one(z_v).to(pairs.dtype).unsqueeze(1))
+
+
 def tensor_fusion(z_t: torch.Tensor, z_a: torch.Tensor, z_v: torch.Tensor) -> torch.Tensor:
     """Flattened outer product ``[z_t; 1] x [z_a; 1] x [z_v; 1]`` -> [N, (dt+1)(da+1)(dv+1)]."""
-    fused = torch.einsum("nt,na,nv->ntav", append_one(z_t), append_one(z_a), append_one(z_v))
-    return fused.flatten(start_dim=1)
+    return fusion_tensor(z_t, z_a, z_v).flatten(start_dim=1)
 
 
 class TFNModel(MSAPreTrainedModel):
@@ -34,8 +46,9 @@ class TFNModel(MSAPreTrainedModel):
         super().__init__(config)
         self.subnets = SubNetworks(config)
         fused_dim = (config.text_out_dim + 1) * (config.audio_hidden_dim + 1) * (config.vision_hidden_dim + 1)
+        # The dropout acts in place on the fusion tensor (a fresh buffer), saving one copy of it (see fuse).
         self.post_fusion = nn.Sequential(
-            nn.Dropout(config.post_fusion_dropout),
+            nn.Dropout(config.post_fusion_dropout, inplace=True),
             nn.Linear(fused_dim, config.post_fusion_dim), nn.ReLU(),
             nn.Linear(config.post_fusion_dim, config.post_fusion_dim), nn.ReLU(),
             nn.Linear(config.post_fusion_dim, 1),
@@ -49,5 +62,10 @@ class TFNModel(MSAPreTrainedModel):
         return self.subnets(text_features, audio_features, vision_features, text_mask, audio_mask, vision_mask)
 
     def fuse(self, z_t, z_a, z_v):
-        """Tensor fusion and the post-fusion network -> (prediction [N, 1], no auxiliary loss)."""
-        return self.post_fusion(tensor_fusion(z_t, z_a, z_v)), None
+        """Tensor fusion and the post-fusion network -> (prediction [N, 1], no auxiliary loss).
+
+        The dropout (``post_fusion[0]``) runs on the [N, (dt+1)(da+1), dv+1] fusion tensor before it is
+        flattened, so that it acts in place on the tensor itself rather than on a view of it.
+        """
+        fused = self.post_fusion[0](fusion_tensor(z_t, z_a, z_v)).flatten(start_dim=1)
+        return self.post_fusion[1:](fused), None

@@ -9,16 +9,24 @@ import shutil
 
 import pytest
 import torch
+import torch.nn.functional as F
 from transformers import AutoConfig, AutoModel, BertConfig, BertModel
 
 from data_processing.synthetic import SyntheticConfig, generate_default_dataset
 from modeling_msmix import AUGMENTATIONS, BACKBONES
-from modeling_msmix.layers import adaptive_masked_max_pool, last_real_step, masked_mean
+from modeling_msmix import layers
+from modeling_msmix.layers import (
+    CrossmodalTransformer,
+    adaptive_masked_max_pool,
+    dropout_attention,
+    last_real_step,
+    masked_mean,
+)
 from modeling_msmix.modeling_glomo import MixtureOfExperts
 from modeling_msmix.modeling_lmf import LowRankFusion
 from modeling_msmix.modeling_misa import cmd_loss, difference_loss
 from modeling_msmix.modeling_mult import steps_in_use
-from modeling_msmix.modeling_tfn import tensor_fusion
+from modeling_msmix.modeling_tfn import append_one, fusion_tensor, tensor_fusion
 from trainer.collator import MSMixDataCollator
 
 MOSI_DIMS = (768, 5, 20)
@@ -307,3 +315,77 @@ def test_mult_reads_real_steps_from_zeroed_padding():
     state = torch.zeros(2, 4, 3)
     state[0, :2] = 1.0
     assert steps_in_use(state).tolist() == [[True, True, False, False], [True, False, False, False]]
+
+
+def test_fusion_tensor_is_the_einsum_outer_product_with_the_same_gradients():
+    torch.manual_seed(0)
+    z = [torch.randn(5, d, requires_grad=True) for d in (7, 3, 4)]
+    expected = torch.einsum("nt,na,nv->ntav", *(append_one(x) for x in z)).flatten(start_dim=1)
+    fused = tensor_fusion(*z)
+    assert torch.equal(fused, expected)
+    weight = torch.randn_like(expected)
+    gradients = torch.autograd.grad((fused * weight).sum(), z)
+    for got, want in zip(gradients, torch.autograd.grad((expected * weight).sum(), z)):
+        assert torch.allclose(got, want, rtol=1e-5, atol=1e-6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # einsum is not autocast: neither is the fusion tensor
+        assert fusion_tensor(*z).dtype == torch.float32
+
+
+def test_tfn_fuse_in_training_equals_dropout_on_the_flat_einsum_product():
+    """The in-place dropout on the 3-D fusion tensor draws the mask of ``Dropout`` on the flat product."""
+    model = make_model("tfn")
+    model.train()
+    z = [torch.randn(6, d, requires_grad=True) for d in model.subnets.output_dims]
+    outputs, gradients = [], []
+    for path in ("fuse", "reference"):
+        torch.manual_seed(3)
+        if path == "fuse":
+            prediction, _ = model.fuse(*z)
+        else:
+            flat = torch.einsum("nt,na,nv->ntav", *(append_one(x) for x in z)).flatten(start_dim=1)
+            dropped = torch.nn.functional.dropout(flat, model.config.post_fusion_dropout, training=True)
+            prediction = model.post_fusion[1:](dropped)
+        outputs.append(prediction)
+        gradients.append(torch.autograd.grad(prediction.square().sum(), [*z, model.post_fusion[1].weight]))
+    assert torch.allclose(outputs[0], outputs[1], rtol=1e-5, atol=1e-6)
+    for got, want in zip(*gradients):
+        assert torch.allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
+def test_dropout_attention_equals_sdpa_with_the_same_dropout_draws():
+    torch.manual_seed(0)
+    query, key, value = (torch.randn(3, 2, length, 4, requires_grad=True) for length in (5, 7, 7))
+    key_mask = torch.rand(3, 7) > 0.4
+    key_mask[:, 0] = True
+    key_mask[2] = False  # a row with no key attends to nothing (SDPA's safe softmax gives zeros)
+    results = []
+    for path in ("sdpa", "dropout_attention"):
+        torch.manual_seed(5)
+        if path == "sdpa":
+            out = F.scaled_dot_product_attention(query, key, value, attn_mask=key_mask[:, None, None, :], dropout_p=0.3)
+        else:
+            out = dropout_attention(query, key, value, key_mask, 0.3)
+        gradients = torch.autograd.grad(out.square().sum(), (query, key, value))
+        results.append((out, gradients, torch.rand(1)))  # the next draw: both consumed the generator alike
+    (sdpa_out, sdpa_grads, sdpa_next), (out, grads, next_draw) = results
+    assert torch.allclose(out, sdpa_out, atol=1e-6) and torch.equal(next_draw, sdpa_next)
+    assert torch.equal(out[2], torch.zeros_like(out[2]))
+    for got, want in zip(grads, sdpa_grads):
+        assert torch.isfinite(got).all() and torch.allclose(got, want, atol=1e-5)
+
+
+def test_crossmodal_transformer_training_on_cpu_equals_the_sdpa_path(monkeypatch):
+    torch.manual_seed(0)
+    transformer = CrossmodalTransformer(8, 2, 2, attn_dropout=0.2, relu_dropout=0.1, res_dropout=0.1, embed_dropout=0.1)
+    transformer.train()
+    x, source = torch.randn(3, 5, 8), torch.randn(3, 6, 8)
+    mask, source_mask = torch.ones(3, 5, dtype=torch.bool), torch.arange(6)[None, :] < torch.tensor([[6], [3], [1]])
+    results = []
+    for lean in (True, False):
+        monkeypatch.setattr(layers, "uses_dropout_attention", lambda tensor: lean)
+        torch.manual_seed(9)
+        out = transformer(x, mask, source, source_mask)
+        results.append((out, torch.autograd.grad(out.sum(), list(transformer.parameters()))))
+    assert torch.allclose(results[0][0], results[1][0], atol=1e-5)
+    for got, want in zip(results[0][1], results[1][1]):
+        assert torch.allclose(got, want, atol=1e-5)

@@ -325,6 +325,17 @@ def test_keep_steps_closes_up_and_empties_become_missing():
     assert modality_present(kept, new_mask).tolist() == [True, False]
 
 
+def test_modality_present_needs_a_non_zero_value_on_a_real_step():
+    features = torch.zeros(4, 3, 2)
+    mask = torch.tensor([[True, True, False]] * 4)
+    features[1, 2, 0] = 5.0  # only on the padded step
+    features[2, 1, 1] = -0.5  # on a real step
+    features[3, 0, 0] = float("nan")
+    assert modality_present(features, mask).tolist() == [False, False, True, True]
+    expected = (features.ne(0) & mask.unsqueeze(-1)).flatten(start_dim=1).any(dim=1)
+    assert torch.equal(modality_present(features, mask), expected)
+
+
 def test_modality_dropout_with_msmix_trains_lowers_the_loss_and_is_seeded(tiny_data, tmp_path):
     _, dataset, metadata = tiny_data
     # SAL at its default weight (500) holds a model this small at the training mean for many epochs
