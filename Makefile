@@ -19,10 +19,14 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(VENV)/bin/accelerate launch trainer/run.py
 
-# One OpenMP thread: tests fork processes (accelerate's debug launcher), which is unsafe once an
-# OpenMP pool exists, and compare features bit for bit across 1 and 2 processes.
+# One OpenMP thread unless the caller sets OMP_NUM_THREADS (`make test OMP_NUM_THREADS=2`, or in the
+# environment). One is the default: tests fork processes (accelerate's debug launcher, datasets.map
+# workers), which is unsafe once an OpenMP pool has run with more threads, and compare features bit for
+# bit across 1 and 2 processes. Those tests fork from fresh processes started with OMP_NUM_THREADS=1 and
+# pin the thread count of the runs they compare, so the suite passes with other counts too.
+OMP_NUM_THREADS ?= 1
 test: setup
-	OMP_NUM_THREADS=1 $(PY) -m pytest -q -rs tests
+	OMP_NUM_THREADS=$(OMP_NUM_THREADS) $(PY) -m pytest -q -rs tests
 
 docs: setup
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict

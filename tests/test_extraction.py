@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -33,6 +36,7 @@ _spec = importlib.util.spec_from_file_location(
 fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fixtures)
 
+ROOT = Path(__file__).resolve().parents[1]
 CLIP_SECONDS = 1.5
 VIDEO_FPS = 10
 VISION_FPS = 5.0
@@ -230,19 +234,36 @@ def test_interrupted_run_resumes_where_it_stopped(media, config, tmp_path, monke
     validate_dataset(dataset)
 
 
-def test_two_worker_processes_give_the_same_features(media, config, tmp_path):
-    entries = [
-        ManifestEntry(
-            id=f"clip{i}", video=str(media["talking"]), text="i really love this movie", label=1.0, split=split
-        )
+def test_two_worker_processes_give_the_same_features(media, config, tiny_models, tmp_path):
+    """``--num_proc 2``: ``datasets.map`` forks two workers, and each sets ``cpu_count // 2`` torch threads.
+
+    The CLI runs in a fresh process started with OMP_NUM_THREADS=1 (its own process runs no torch work
+    before the map). Forked from this pytest process instead, whose OpenMP pool has run with the caller's
+    thread count, a worker that asks for more than one thread hangs in its first parallel region
+    (OMP_NUM_THREADS=2 on a machine with 4 or more cores).
+    """
+    rows = [
+        {"id": f"clip{i}", "video": str(media["talking"]), "text": "i really love this movie", "label": 1.0,
+         "split": split}
         for i, split in enumerate(["train", "validation", "test", "train"])
     ]
-    single, _ = build_dataset(entries, config, cache_dir=tmp_path / "one", device="cpu")
-    double, report = build_dataset(entries, config, cache_dir=tmp_path / "two", device="cpu", num_proc=2, batch_size=2)
-    assert report.from_cache == 0 and len(list((tmp_path / "two").glob("*.npz"))) == 4
+    single, _ = build_dataset([ManifestEntry(**row) for row in rows], config, cache_dir=tmp_path / "one", device="cpu")
+    manifest, output = write_csv(tmp_path / "clips.csv", rows), tmp_path / "double"
+    command = [sys.executable, "-m", "data_processing.extract",
+               *cli_args(manifest, output, tiny_models, "--cache_dir", str(tmp_path / "two"), "--num_proc", "2",
+                         "--batch_size", "2")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    report = json.loads((output / "extraction_report.json").read_text())
+    assert report["summary"]["from_cache"] == 0 and len(list((tmp_path / "two").glob("*.npz"))) == 4
+    double = load_msa_dataset(str(output))
     for column in ("text_features", "audio_features", "vision_features"):
         np.testing.assert_allclose(
-            double["train"].with_format("numpy")[1][column], single["train"].with_format("numpy")[1][column], atol=1e-5
+            double["train"].with_format("numpy")[1][column], single["train"].with_format("numpy")[1][column],
+            atol=1e-5, err_msg=f"{column}: the workers run on cpu_count // 2 threads, this process on the caller's "
+            "count; float32 sums differ in the last bits with the thread count, another clip or frame by far more",
         )
 
 

@@ -211,18 +211,28 @@ def _two_process_predictions(folder, model_dir, output_file):
 
 
 def test_protocols_give_the_same_predictions_on_one_and_two_processes(tiny_data, tmp_path):
-    from accelerate import debug_launcher
-
     folder, _, metadata = tiny_data
     tiny_model("lmf", metadata).save_pretrained(tmp_path / "model")
     single = tmp_path / "single.json"
     _two_process_predictions(str(folder), str(tmp_path / "model"), single)
     double = tmp_path / "double.json"
-    debug_launcher(_two_process_predictions, args=(str(folder), str(tmp_path / "model"), str(double)), num_processes=2)
+    # accelerate's debug_launcher forks its ranks. A fork of this pytest process inherits its OpenMP pool:
+    # once that pool has run with more than one thread (OMP_NUM_THREADS=2), a rank that asks for more than
+    # one thread hangs in its first parallel region, so the ranks would be safe only while this module's
+    # one-thread fixture holds. They are forked instead from a fresh process started with OMP_NUM_THREADS=1
+    # (no pool threads to inherit), which runs this file's __main__ part.
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
+    launched = subprocess.run([sys.executable, __file__, str(folder), str(tmp_path / "model"), str(double)],
+                              cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert launched.returncode == 0, launched.stderr[-4000:]
     one, two = json.loads(single.read_text()), json.loads(double.read_text())
     assert (one["world_size"], two["world_size"]) == (1, 2)
     for label, values in one["predictions"].items():
-        np.testing.assert_allclose(two["predictions"][label], values, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(two["predictions"][label], values, rtol=1e-6, atol=1e-6, err_msg=(
+            f"{label}: the ranks predict other batches than one process (other rows, other padded lengths), so "
+            "float32 sums may differ in the last bits; a wrong row or mask differs by far more"))
 
 
 @pytest.mark.parametrize("name", list(BACKBONES))
@@ -385,3 +395,9 @@ def test_experiment_adds_averaged_robustness_metrics(tiny_data, tmp_path):
     assert summary["MAE LNLN avg"]["mean"] == pytest.approx(saved["lnln_average"]["MAE"])
     assert summary["Has0_acc_2 clean"]["mean"] == pytest.approx(results["test"]["lmf + msmix"]["Has0_acc_2"]["mean"])
     assert "| lmf + msmix |" in (tmp_path / "results.md").read_text().split("Robustness")[1]
+
+
+if __name__ == "__main__":  # the two ranks of test_protocols_give_the_same_predictions_on_one_and_two_processes
+    from accelerate import debug_launcher
+
+    debug_launcher(_two_process_predictions, args=tuple(sys.argv[1:4]), num_processes=2)
