@@ -5,18 +5,25 @@
     python -m benchmarks.bench_training --device cuda --bf16  # on a GPU, bf16 through accelerate
     python -m benchmarks.bench_training --backbones lmf --augmentations none msmix --shapes mosi \
         --data-paths arrow in_memory  # the data path before (arrow) and after (in_memory)
+    python -m benchmarks.bench_training --backbones tfn --augmentations none msmix --shapes mosi \
+        --keep-freed-cpu-memory off on  # glibc's defaults (off) and freed memory kept in the heap (on)
 
 Each (shape, backbone, augmentation) trains ``--warmup`` + ``--steps`` steps of batch
 ``--batch-size`` through the real ``MSMixTrainer`` (``trainer.training_run`` builds the config,
 model and collator exactly as ``trainer/run.py`` does) in a fresh process, on a synthetic
 dataset of that shape saved to disk and memory-mapped. It prints per configuration: the median
 step time split into data (loader + collator), forward (incl. mixing and losses), backward,
-optimizer and the rest; samples/s; peak RSS; the share of the step spent on data; and the
-step-time ratio to no augmentation. ``--data-paths`` runs each configuration reading the
-memory-mapped Arrow rows (``arrow``, the path before the in-memory one existed) and/or the
-tensors prepared in memory (``in_memory``, the default of ``trainer/run.py`` for data that
-fits), and prints both side by side. On CUDA it also counts the FLOPs of one training step
-(``torch.utils.flop_counter``) and reports the fraction of the GPU's bf16 peak reached.
+optimizer and the rest; samples/s; peak RSS; the share of the step spent on data; the
+step-time ratio to no augmentation; and the median process CPU time of a step (user + system,
+less disturbed than wall time by other processes on a shared machine), its system part and its
+minor page faults. ``--data-paths`` runs each configuration reading the memory-mapped Arrow rows
+(``arrow``, the path before the in-memory one existed) and/or the tensors prepared in memory
+(``in_memory``, the default of ``trainer/run.py`` for data that fits), and prints both side by
+side. ``--keep-freed-cpu-memory`` does the same with the training option of that name
+(``trainer.cpu_memory``): ``on`` (as in training) and/or ``off``, column ``freed`` (kept in
+the heap, or returned to the OS as glibc does by default). On CUDA it also counts the FLOPs of
+one training step (``torch.utils.flop_counter``) and reports the fraction of the GPU's bf16 peak
+reached.
 
 Targets: MS-Mix step time at most 1.3x no augmentation for every backbone; data (collator +
 loader) under 5 % of the step on the in-memory path.
@@ -58,6 +65,7 @@ SHAPES: dict[str, dict[str, int]] = {
 MSMIX_STEP_RATIO_TARGET = 1.3
 DATA_SHARE_TARGET = 0.05
 DATA_PATHS: tuple[str, ...] = ("arrow", "in_memory")
+FREED_MEMORY: dict[str, bool] = {"on": True, "off": False}
 BF16_PEAK_TFLOPS: dict[str, float] = {"H100 PCIe": 756.0, "H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0}
 
 
@@ -137,6 +145,7 @@ def measure_training(
     threads: int | None = None,
     num_workers: int = 0,
     data_path: str = "in_memory",
+    keep_freed_cpu_memory: bool = True,
 ) -> dict[str, Any]:
     """Train ``warmup + steps`` steps through ``MSMixTrainer``; return timings, memory and FLOPs."""
     import datasets
@@ -150,6 +159,7 @@ def measure_training(
     transformers.utils.logging.set_verbosity_error()
 
     from trainer.arguments import DataArguments, ModelArguments, MSMixTrainingArguments
+    from trainer.cpu_memory import keep_freed_cpu_memory_for_training
     from trainer.msmix_trainer import MSMixTrainer
     from trainer.training_run import build_collator, build_config, build_model, load_training_data
 
@@ -177,6 +187,7 @@ def measure_training(
             use_cpu=not cuda,
             bf16=bf16,
             seed=0,
+            keep_freed_cpu_memory=keep_freed_cpu_memory,
         )
         trainer = MSMixTrainer(
             model=model,
@@ -189,6 +200,7 @@ def measure_training(
         step_timer.attach(trainer.model)
         with MemorySampler() as memory:
             trainer.train()
+        freed_memory_kept = keep_freed_cpu_memory_for_training(trainer.args)
         batch = trainer._prepare_inputs(collator([data.dataset["train"][i] for i in range(batch_size)]))
         with trainer.compute_loss_context_manager():
             flops = _training_step_flops(trainer.model, batch)
@@ -199,9 +211,12 @@ def measure_training(
         "backbone": backbone,
         "augmentation": augmentation,
         "data_path": data_path,
+        "keep_freed_cpu_memory": keep_freed_cpu_memory,
+        "freed_memory_kept": freed_memory_kept,
         "batch_size": batch_size,
         "steps": times.steps,
         "median_ms": medians,
+        "median_usage": times.median_usage(),
         "collate_ms": 1000 * statistics.median(collator.seconds[warmup:]) if len(collator.seconds) > warmup else None,
         "samples_per_second": batch_size * len(measured) / sum(measured),
         "data_share": sum(times.parts["data"]) / sum(measured),
@@ -224,18 +239,23 @@ def _format_row(shape: str, result: dict[str, Any], baseline_ms: float | None, p
     fraction = f" {100 * achieved * 1e12 / peak_flops:6.2f}%" if peak_flops and achieved else ""
     if result.get("peak_gpu_mb") is not None:
         fraction += f" {result['peak_gpu_mb']:9.0f}"
+    usage = result.get("median_usage") or {"cpu_ms": float("nan"), "system_ms": float("nan"),
+                                            "page_faults": float("nan")}
     return (
         f"{shape:6s} {result['backbone']:6s} {result['augmentation']:15s} {result['data_path']:9s} "
+        f"{'kept' if result.get('freed_memory_kept') else 'OS' if result.get('device') == 'cpu' else '-':5s} "
         f"{m['step']:9.1f} {m['data']:7.1f} "
         f"{m['forward']:8.1f} {m['backward']:8.1f} {m['optimizer']:7.1f} {result['samples_per_second']:9.1f} "
-        f"{result['peak_mb']['rss']:8.0f} {100 * result['data_share']:6.1f}% {ratio:>6s}{fraction}"
+        f"{result['peak_mb']['rss']:8.0f} {100 * result['data_share']:6.1f}% {ratio:>6s} "
+        f"{usage['cpu_ms']:8.1f} {usage['system_ms']:7.1f} {usage['page_faults']:7.0f}{fraction}"
     )
 
 
 HEADER = (
-    f"{'shape':6s} {'model':6s} {'augmentation':15s} {'data path':9s} {'step ms':>9s} {'data':>7s} "
+    f"{'shape':6s} {'model':6s} {'augmentation':15s} {'data path':9s} {'freed':5s} {'step ms':>9s} {'data':>7s} "
     f"{'forward':>8s} {'backward':>8s} "
-    f"{'optim':>7s} {'samples/s':>9s} {'RSS MB':>8s} {'data%':>7s} {'xnone':>6s}"
+    f"{'optim':>7s} {'samples/s':>9s} {'RSS MB':>8s} {'data%':>7s} {'xnone':>6s} {'CPU ms':>8s} {'sys ms':>7s} "
+    f"{'faults':>7s}"
 )
 
 
@@ -244,6 +264,8 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for result in results:
         key = f"{result['shape']}/{result['backbone']}/{result['data_path']}"
+        if not result.get("keep_freed_cpu_memory", True):
+            key += "/freed-to-OS"
         entry = summary.setdefault(key, {"data_share_max": 0.0})
         entry[result["augmentation"]] = result["median_ms"]["step"]
         entry["data_share_max"] = max(entry["data_share_max"], result["data_share"])
@@ -285,6 +307,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--data-paths", nargs="+", default=list(DATA_PATHS), choices=DATA_PATHS,
                         help="arrow: memory-mapped rows (before); in_memory: prepared tensors (after)")
+    parser.add_argument("--keep-freed-cpu-memory", nargs="+", default=["on"], choices=list(FREED_MEMORY),
+                        help="CPU: keep freed memory in the heap (on, as in training) or leave glibc's defaults (off); "
+                        "'freed' column: kept or OS")
     parser.add_argument("--cache-dir", default=str(Path(tempfile.gettempdir()) / "msmix-bench-data"))
     parser.add_argument("--output", default=None, help="also write all results as JSON here")
     return parser.parse_args(argv)
@@ -307,7 +332,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         dataset_path = prepare_dataset(cache_dir, shape, train_size)
         for backbone in args.backbones:
             baseline_ms = {}
-            for augmentation, data_path in [(a, p) for a in augmentations for p in args.data_paths]:
+            settings = list(dict.fromkeys(args.keep_freed_cpu_memory))
+            for augmentation, data_path, freed in [(a, p, f) for a in augmentations for p in args.data_paths
+                                                   for f in settings]:
                 try:
                     result = run_isolated(
                         measure_training,
@@ -323,17 +350,19 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                         num_workers=args.num_workers,
                         config_overrides=args.config_overrides,
                         data_path=data_path,
+                        keep_freed_cpu_memory=FREED_MEMORY[freed],
                     )
                 except RuntimeError as error:
-                    print(f"{shape:6s} {backbone:6s} {augmentation:15s} {data_path:9s} FAILED: {error}", flush=True)
+                    print(f"{shape:6s} {backbone:6s} {augmentation:15s} {data_path:9s} {freed:5s} FAILED: {error}",
+                          flush=True)
                     continue
                 result["shape"] = shape
                 if args.device == "cuda":
                     peak_flops = bf16_peak_flops(result["device"], args.peak_tflops)
                 if augmentation == "none":
-                    baseline_ms[data_path] = result["median_ms"]["step"]
+                    baseline_ms[data_path, freed] = result["median_ms"]["step"]
                 results.append(result)
-                print(_format_row(shape, result, baseline_ms.get(data_path), peak_flops), flush=True)
+                print(_format_row(shape, result, baseline_ms.get((data_path, freed)), peak_flops), flush=True)
                 if args.output:
                     Path(args.output).write_text(json.dumps({"results": results}, indent=2))
     summary = summarize(results)

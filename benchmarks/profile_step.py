@@ -3,6 +3,7 @@
     python -m benchmarks.profile_step --backbone tfn --augmentations none msmix --batch-size 32
     python -m benchmarks.profile_step --backbone mult --batch-size 4 --steps 2 --warmup 1
     python -m benchmarks.profile_step --backbone tfn --augmentations none msmix msmix --overrides "" "" num_mix=16
+    python -m benchmarks.profile_step --backbone tfn --no-profile --keep-freed-cpu-memory off on
 
 Each augmentation (with its ``--overrides``, one entry per augmentation) gets its own model and
 ``MSMixTrainer`` built as ``benchmarks.bench_training`` builds them (``trainer.training_run``),
@@ -18,6 +19,10 @@ loss, the trainer's per-step bookkeeping, backward) plus the optimizer step and 
   forward time, the process CPU time of a step (user + system; less disturbed than wall time by
   other processes on the machine), its system part and the minor page faults of a step (fresh
   memory that the kernel maps and zeroes), and the step ratios to the first configuration.
+- ``--keep-freed-cpu-memory on`` (the default, as in training) applies
+  ``trainer.cpu_memory.keep_freed_cpu_memory`` before the first step, ``off`` leaves glibc's
+  defaults. It holds for the whole process, so with both (``off on``) each runs in a fresh
+  process, one after the other, and a last table puts their A/B figures and peak RSS side by side.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from typing import Any
 import torch
 
 from benchmarks.bench_training import SHAPES, _save_dataset, prepare_dataset
+from benchmarks.timing import run_isolated
 
 REGIONS: tuple[tuple[str, str, str], ...] = (
     ("modeling_msmix.modeling_base", "MSAPreTrainedModel", "_encode_checked"),
@@ -98,7 +104,7 @@ class Setup:
 
 
 def build_setup(dataset_path: str, backbone: str, augmentation: str, overrides: str | None, batch_size: int,
-                output_dir: str) -> Setup:
+                output_dir: str, keep_freed_cpu_memory: bool = True) -> Setup:
     """Model, trainer, optimizer and one prepared training batch, as ``bench_training.measure_training`` builds them."""
     from transformers import set_seed
 
@@ -114,7 +120,7 @@ def build_setup(dataset_path: str, backbone: str, augmentation: str, overrides: 
     args = MSMixTrainingArguments(
         output_dir=output_dir, max_steps=10, per_device_train_batch_size=batch_size, eval_strategy="no",
         save_strategy="no", logging_strategy="no", load_best_model_at_end=False, early_stopping_patience=None,
-        report_to="none", disable_tqdm=True, use_cpu=True, seed=0,
+        report_to="none", disable_tqdm=True, use_cpu=True, seed=0, keep_freed_cpu_memory=keep_freed_cpu_memory,
     )
     trainer = MSMixTrainer(model=model, args=args, data_collator=collator, train_dataset=data.model_input("train"))
     trainer.create_optimizer()
@@ -184,6 +190,9 @@ def profile(setup: Setup, steps: int, rows: int) -> None:
               f"{event.self_cpu_time_total / step_total:7.1%}  {str(event.input_shapes)[:90]}")
 
 
+SETTINGS = {"on": True, "off": False}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backbone", default="tfn")
@@ -200,38 +209,49 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=25)
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--keep-freed-cpu-memory", nargs="+", default=["on"], choices=list(SETTINGS),
+                        help="keep freed memory in the heap (trainer.cpu_memory); several: one fresh process each")
     parser.add_argument("--cache-dir", default=str(Path(tempfile.gettempdir()) / "msmix-bench-data"))
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> None:
+def prepare_profile_dataset(args: argparse.Namespace) -> str:
+    """The synthetic dataset of ``--shape`` (and ``--max-lengths``) with two batches of training rows."""
+    cache_dir = Path(args.cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    if not args.max_lengths:
+        return str(prepare_dataset(cache_dir, args.shape, args.batch_size * 2))
+    lengths = dict(zip(("text", "audio", "vision"), args.max_lengths))
+    shape = f"{args.shape}-t{lengths['text']}a{lengths['audio']}v{lengths['vision']}"
+    dataset_path = str(cache_dir / f"{shape}-train{args.batch_size * 2}-seed0")
+    if not (Path(dataset_path) / "dataset_dict.json").is_file():
+        SHAPES[shape] = {**SHAPES[args.shape], **{f"max_{name}_length": length for name, length in lengths.items()},
+                         **{f"min_{name}_length": max(1, length * 2 // 15) for name, length in lengths.items()}}
+        _save_dataset(dataset_path, args.batch_size * 2, shape, 0)
+    return dataset_path
+
+
+def measure(args: argparse.Namespace, dataset_path: str, keep_freed_cpu_memory: bool) -> list[dict[str, Any]]:
+    """Build the configurations, apply the memory setting, warm up, profile, run the interleaved A/B rounds;
+    print the A/B table and return each configuration's medians (ms, page faults) and the process's peak RSS."""
     import datasets
     import transformers
 
-    args = parse_args(argv)
+    from trainer.cpu_memory import keep_freed_cpu_memory_for_training
+
     torch.set_num_threads(args.threads)
     datasets.disable_progress_bars()
     transformers.utils.logging.set_verbosity_error()
     overrides = args.overrides or [""] * len(args.augmentations)
-    if len(overrides) != len(args.augmentations):
-        raise SystemExit("--overrides needs one entry per augmentation")
-    cache_dir = Path(args.cache_dir)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    if args.max_lengths:  # generated here: a spawned process would not know the extra shape
-        lengths = dict(zip(("text", "audio", "vision"), args.max_lengths))
-        shape = f"{args.shape}-t{lengths['text']}a{lengths['audio']}v{lengths['vision']}"
-        SHAPES[shape] = {**SHAPES[args.shape], **{f"max_{name}_length": length for name, length in lengths.items()},
-                         **{f"min_{name}_length": max(1, length * 2 // 15) for name, length in lengths.items()}}
-        dataset_path = str(cache_dir / f"{shape}-train{args.batch_size * 2}-seed0")
-        if not (Path(dataset_path) / "dataset_dict.json").is_file():
-            _save_dataset(dataset_path, args.batch_size * 2, shape, 0)
-    else:
-        dataset_path = str(prepare_dataset(cache_dir, args.shape, args.batch_size * 2))
     with tempfile.TemporaryDirectory() as output_dir:
-        setups = [build_setup(dataset_path, args.backbone, augmentation, override, args.batch_size, output_dir)
+        setups = [build_setup(dataset_path, args.backbone, augmentation, override, args.batch_size, output_dir,
+                              keep_freed_cpu_memory)
                   for augmentation, override in zip(args.augmentations, overrides)]
+        kept = keep_freed_cpu_memory_for_training(setups[0].trainer.args)
         shapes = {k: tuple(v.shape) for k, v in setups[0].batch.items() if torch.is_tensor(v) and v.dim() > 1}
-        print(f"{args.backbone}, batch {args.batch_size}, threads {torch.get_num_threads()}, inputs {shapes}")
+        print(f"{args.backbone}, batch {args.batch_size}, threads {torch.get_num_threads()}, "
+              f"freed CPU memory {'kept in the heap' if kept else 'returned to the OS (glibc defaults)'}, "
+              f"inputs {shapes}", flush=True)
         for setup in setups:
             for _ in range(args.warmup):
                 run_step(setup, record=False)
@@ -241,15 +261,49 @@ def main(argv: list[str] | None = None) -> None:
         for _ in range(args.rounds):
             for setup in setups:
                 run_step(setup)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     base = statistics.median(setups[0].step_seconds)
     base_cpu = statistics.median(setups[0].cpu_seconds)
     print(f"\nA/B, {args.rounds} interleaved rounds (median ms): wall step, forward, ratio; process CPU step, ratio; "
-          "of it system; minor page faults")
+          f"of it system; minor page faults (peak RSS {peak_mb:.0f} MB)")
+    rows = []
     for setup in setups:
         step, cpu = statistics.median(setup.step_seconds), statistics.median(setup.cpu_seconds)
         print(f"  {setup.label:36s} {1000 * step:9.1f} {1000 * statistics.median(setup.forward_seconds):9.1f} "
               f"{step / base:6.2f}x {1000 * cpu:9.1f} {cpu / base_cpu:6.2f}x "
-              f"{1000 * statistics.median(setup.system_seconds):8.1f} {statistics.median(setup.page_faults):9.0f}")
+              f"{1000 * statistics.median(setup.system_seconds):8.1f} {statistics.median(setup.page_faults):9.0f}",
+              flush=True)
+        rows.append({"label": setup.label, "kept": kept, "wall_ms": 1000 * step, "cpu_ms": 1000 * cpu,
+                     "system_ms": 1000 * statistics.median(setup.system_seconds),
+                     "page_faults": statistics.median(setup.page_faults), "peak_rss_mb": peak_mb})
+    return rows
+
+
+def side_by_side(results: dict[str, list[dict[str, Any]]]) -> None:
+    """Per configuration, each memory setting's process CPU, system time and page faults of a step, and CPU ratios."""
+    first = next(iter(results))
+    print(f"\nper step (median; each setting in its own process, run one after the other): "
+          f"process CPU ms, ratio to '{first}'; system ms; minor page faults; peak RSS MB")
+    for index, row in enumerate(results[first]):
+        for setting, rows in results.items():
+            current = rows[index]
+            ratio = current["cpu_ms"] / row["cpu_ms"]
+            print(f"  {row['label']:28s} {setting:4s} {current['cpu_ms']:9.1f} {ratio:6.2f}x "
+                  f"{current['system_ms']:8.1f} {current['page_faults']:9.0f} {current['peak_rss_mb']:8.0f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.overrides and len(args.overrides) != len(args.augmentations):
+        raise SystemExit("--overrides needs one entry per augmentation")
+    dataset_path = prepare_profile_dataset(args)
+    settings = list(dict.fromkeys(args.keep_freed_cpu_memory))
+    if len(settings) == 1:
+        measure(args, dataset_path, SETTINGS[settings[0]])
+        return
+    results = {setting: run_isolated(measure, args=args, dataset_path=dataset_path,
+                                     keep_freed_cpu_memory=SETTINGS[setting]) for setting in settings}
+    side_by_side(results)
 
 
 if __name__ == "__main__":

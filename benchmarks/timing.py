@@ -3,7 +3,8 @@
 - :class:`StepTimingCallback` splits every training step of the real ``transformers.Trainer``
   into data (loader fetch + collator), forward (the model's forward incl. mixing and loss),
   backward (incl. gradient clipping), optimizer and the rest, from callback events and two
-  module hooks; nothing in the Trainer is replaced.
+  module hooks; nothing in the Trainer is replaced. It also records each step's process CPU
+  time (user + system, all threads), its system part and minor page faults.
 - :class:`EpochTimingCallback` times each training epoch (evaluation excluded).
 - :class:`MemorySampler` samples ``/proc/self/status`` in a thread: peak resident memory split
   into anonymous (the process's own heap) and file-backed (pages of memory-mapped files, such as
@@ -26,6 +27,13 @@ import torch
 from transformers import TrainerCallback
 
 STEP_PARTS: tuple[str, ...] = ("data", "forward", "backward", "optimizer", "other")
+USAGE_PARTS: tuple[str, ...] = ("cpu", "system", "page_faults")
+
+
+def _usage() -> tuple[float, float, int]:
+    """(user + system seconds, system seconds, minor page faults) of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime, usage.ru_stime, usage.ru_minflt
 
 
 def _now(synchronize: bool) -> float:
@@ -36,9 +44,11 @@ def _now(synchronize: bool) -> float:
 
 @dataclass
 class StepTimes:
-    """Per-step seconds of each part; ``steps`` counts the measured steps."""
+    """Per-step seconds of each part, and each step's process CPU/system seconds and page faults (``usage``);
+    ``steps`` counts the measured steps."""
 
     parts: dict[str, list[float]] = field(default_factory=lambda: {part: [] for part in STEP_PARTS})
+    usage: dict[str, list[float]] = field(default_factory=lambda: {part: [] for part in USAGE_PARTS})
 
     @property
     def steps(self) -> int:
@@ -53,6 +63,14 @@ class StepTimes:
         summary = {part: 1000 * statistics.median(values) for part, values in self.parts.items()}
         summary["step"] = 1000 * statistics.median(self.totals())
         return summary
+
+    def median_usage(self) -> dict[str, float]:
+        """Median process CPU and system time of a step (ms) and its minor page faults."""
+        if not self.usage["cpu"]:
+            return {}
+        return {"cpu_ms": 1000 * statistics.median(self.usage["cpu"]),
+                "system_ms": 1000 * statistics.median(self.usage["system"]),
+                "page_faults": statistics.median(self.usage["page_faults"])}
 
 
 class StepTimingCallback(TrainerCallback):
@@ -73,6 +91,7 @@ class StepTimingCallback(TrainerCallback):
         self.synchronize = synchronize
         self.times = StepTimes()
         self._marks: dict[str, float] = {}
+        self._previous_usage = _usage()
         self._steps_seen = 0
 
     def attach(self, model: torch.nn.Module) -> None:
@@ -90,6 +109,7 @@ class StepTimingCallback(TrainerCallback):
 
     def on_epoch_begin(self, args, state, control, **kwargs):
         self._marks["previous_end"] = _now(self.synchronize)
+        self._previous_usage = _usage()
 
     def on_step_begin(self, args, state, control, **kwargs):
         self._marks["step_begin"] = _now(self.synchronize)
@@ -116,7 +136,10 @@ class StepTimingCallback(TrainerCallback):
                 ),
             ):
                 self.times.parts[part].append(value)
+            for part, now, before in zip(USAGE_PARTS, _usage(), self._previous_usage):
+                self.times.usage[part].append(now - before)
         m["previous_end"] = end
+        self._previous_usage = _usage()
 
 
 class EpochTimingCallback(TrainerCallback):

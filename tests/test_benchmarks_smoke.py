@@ -8,6 +8,7 @@ from benchmarks.bench_training import measure_training, summarize
 from benchmarks.bench_vs_mmsa import compare
 from benchmarks.timing import STEP_PARTS
 from data_processing.synthetic import SyntheticConfig, generate_default_dataset
+from trainer.cpu_memory import unavailable_reason
 
 
 @pytest.fixture
@@ -50,6 +51,9 @@ def test_measure_training_splits_steps_through_the_real_trainer(tmp_path, restor
     assert result["samples_per_second"] > 0
     assert result["train_flops_per_step"] > 0
     assert result["peak_mb"]["rss"] >= result["peak_mb"]["anon"] > 0
+    assert result["median_usage"]["cpu_ms"] >= result["median_usage"]["system_ms"] >= 0
+    assert result["median_usage"]["page_faults"] >= 0
+    assert result["freed_memory_kept"] is (unavailable_reason() is None)
 
 
 def test_summaries_compute_the_target_ratios():

@@ -15,6 +15,9 @@ The model computes its loss (task + mixed + SAL + auxiliary, weights from its co
 - for MS-Mix models, :class:`~trainer.msmix_health.MSMixHealthCallback` warns when SIG sits at
   the tanh bound, its batch spread collapses, or SASS passes nearly every pair
   (``msmix_health_check=False`` in the training arguments turns it off).
+- on CPU runs, ``train`` first keeps freed memory in the process heap for reuse
+  (:func:`~trainer.cpu_memory.keep_freed_cpu_memory`; ``keep_freed_cpu_memory=False`` in the
+  training arguments turns it off).
 - each training batch's ``mix_seed`` is combined with the training epoch in the main process
   (:func:`~trainer.collator.epoch_mix_seed`), so mixing changes every epoch whatever the
   DataLoader's workers, persistence or prefetching (workers hold copies of the collator).
@@ -30,6 +33,7 @@ from accelerate.utils import gather_object
 from transformers import EvalPrediction, Trainer, TrainerCallback
 
 from .collator import MSMixDataCollator, epoch_mix_seed
+from .cpu_memory import keep_freed_cpu_memory_for_training
 from .metrics import compute_msa_metrics
 from .msmix_health import MSMixHealthCallback
 
@@ -108,6 +112,7 @@ class MSMixTrainer(Trainer):
         return loss, outputs.logits.detach(), inputs.get("labels")
 
     def train(self, *args: Any, **kwargs: Any):
+        keep_freed_cpu_memory_for_training(self.args)
         self._loss_part_sums, self._loss_part_steps = {}, 0
         return super().train(*args, **kwargs)
 
