@@ -23,6 +23,9 @@ Measured, each extraction in a fresh process (``python -m data_processing.extrac
 * Peak RSS of one worker extracting the 10-s and the 60-s 1080p clip.
 * Face-hit rate (sampled frames where a face was found) over the 720p clips, mean and minimum.
 * Per-clip breakdown on one 720p clip (models loaded): decode, detect, encode seconds.
+* Start-up to the first clip (``--parts startup`` measures only this), in a fresh process:
+  interpreter start, importing ``data_processing.extract`` (what the command imports), loading the
+  models and initialising the face detector (``SampleExtractor``), and the first clip.
 
 The machine is shared: every timing is repeated ``--repeats`` times and printed as ``median [min-max]``.
 """
@@ -197,6 +200,42 @@ def shard_rate(work: Path, name: str, clips: int) -> float:
     return clips / max(json.loads(path.read_text())["seconds"] for path in shards)
 
 
+STARTUP_PROBE = """
+import json, sys, time
+started = time.perf_counter()
+import data_processing.extract
+imported = time.perf_counter()
+import torch
+from modeling_msmix.extraction_config import ExtractionConfig
+from modeling_msmix.sample_extractor import SampleExtractor
+models, clip, transcript, fps = json.loads(sys.argv[1])
+config = ExtractionConfig(text_model=models["text"], audio_model=models["audio"], vision_model=models["vision"],
+                          vision_fps=fps)
+extractor = SampleExtractor(config, torch.device("cpu"))
+loaded = time.perf_counter()
+outcome = extractor.extract("clip", clip, transcript)
+assert outcome.columns is not None, outcome.issues
+print(json.dumps({"imports": imported - started, "models_and_detector": loaded - imported,
+                  "first_clip": time.perf_counter() - loaded}))
+"""
+
+
+def startup_breakdown(models: dict, clip: str) -> dict[str, float]:
+    """Seconds from a fresh interpreter to the first extracted clip, in four parts (module docstring)."""
+    begin = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", STARTUP_PROBE, json.dumps([models, clip, TRANSCRIPT, VISION_FPS])],
+                            cwd=ROOT, env=_env(), capture_output=True, text=True, check=True)
+    total = time.perf_counter() - begin
+    parts = json.loads(result.stdout.strip().splitlines()[-1])
+    return {"interpreter": total - sum(parts.values()), **parts, "total": total}
+
+
+def measure_startup(args: argparse.Namespace, media: dict) -> dict:
+    """The start-up breakdown, each part the median over ``--repeats`` fresh processes."""
+    runs = [startup_breakdown(media["models"], media["hd"][0]) for _ in range(args.repeats)]
+    return {"startup_breakdown_s": {part: statistics.median(run[part] for run in runs) for part in runs[0]}}
+
+
 def measure_two_processes(args: argparse.Namespace, work: Path, media: dict) -> dict:
     """Two processes on all clips: marginal clips/s, clips/s while extracting, features equal to one process."""
     models, hd, n = media["models"], media["hd"], args.clips
@@ -221,6 +260,8 @@ def measure(args: argparse.Namespace) -> dict:
     results: dict = {"clips": n, "two_process_launcher": args.two_process}
     if args.parts == "two":
         return {**results, **measure_two_processes(args, work, media)}
+    if args.parts == "startup":
+        return {**results, **measure_startup(args, media)}
     decode = [statistics.mean(opencv_decode_only(c) for c in hd) for _ in range(args.repeats)]
     one, ratio, startup = [], [], []
     for repeat in range(args.repeats):
@@ -243,6 +284,7 @@ def measure(args: argparse.Namespace) -> dict:
             "rss_60s_1080p_mib": run_isolated(worker_peak_rss, models=models, clip=media["long"][60]),
             "face_hit_rate": {"mean": statistics.mean(hits), "min": min(hits)},
             "stages_s": run_isolated(stage_seconds, models=models, clip=hd[0]),
+            **measure_startup(args, media),
         }
     )
     return results
@@ -274,6 +316,7 @@ ROWS = (
     ("rss_60s_1080p_mib", "worker peak RSS MiB, 60 s 1080p", "< 1024, within 10 % of 10 s"),
     ("face_hit_rate", "face-hit rate (720p clips)", "not lower than before"),
     ("stages_s", "one clip: decode / detect / encode s", ""),
+    ("startup_breakdown_s", "start-up to the first clip, s by part", "< 5 to the first clip"),
 )
 
 
@@ -291,7 +334,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--work_dir", default="/tmp/msmix-bench-extraction")
     parser.add_argument("--two_process", choices=("torchrun", "num_proc"), default="torchrun")
-    parser.add_argument("--parts", choices=("all", "two"), default="all", help="two: only the 2-process figures")
+    parser.add_argument("--parts", choices=("all", "two", "startup"), default="all",
+                        help="two: only the 2-process figures; startup: only the start-up breakdown")
     parser.add_argument("--save", help="write the figures to this JSON file")
     parser.add_argument("--compare", help="JSON file of earlier figures, printed beside the new ones")
     parser.add_argument("--show", help="print the figures of this JSON file instead of measuring")
