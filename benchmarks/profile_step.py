@@ -41,7 +41,7 @@ from typing import Any
 import torch
 
 from benchmarks.bench_training import SHAPES, _save_dataset, prepare_dataset
-from benchmarks.timing import run_isolated
+from benchmarks.timing import process_usage, run_isolated
 
 REGIONS: tuple[tuple[str, str, str], ...] = (
     ("modeling_msmix.modeling_base", "MSAPreTrainedModel", "_encode_checked"),
@@ -142,7 +142,7 @@ def run_step(setup: Setup, record: bool = True) -> None:
         forward_time["end"] = time.perf_counter()
 
     hooks = [model.register_forward_pre_hook(begin), model.register_forward_hook(end)]
-    start, cpu_start, usage = time.perf_counter(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF)
+    start, usage = time.perf_counter(), process_usage()
     try:
         with torch.profiler.record_function("#training_step"):
             trainer.training_step(model, setup.batch)
@@ -154,10 +154,10 @@ def run_step(setup: Setup, record: bool = True) -> None:
             hook.remove()
     if record:
         setup.step_seconds.append(time.perf_counter() - start)
-        setup.cpu_seconds.append(time.process_time() - cpu_start)
-        after = resource.getrusage(resource.RUSAGE_SELF)
-        setup.system_seconds.append(after.ru_stime - usage.ru_stime)
-        setup.page_faults.append(after.ru_minflt - usage.ru_minflt)
+        cpu, system, faults = (now - before for now, before in zip(process_usage(), usage))
+        setup.cpu_seconds.append(cpu)
+        setup.system_seconds.append(system)
+        setup.page_faults.append(faults)
         setup.forward_seconds.append(forward_time["end"] - forward_time["begin"])
 
 

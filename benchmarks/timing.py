@@ -30,7 +30,7 @@ STEP_PARTS: tuple[str, ...] = ("data", "forward", "backward", "optimizer", "othe
 USAGE_PARTS: tuple[str, ...] = ("cpu", "system", "page_faults")
 
 
-def _usage() -> tuple[float, float, int]:
+def process_usage() -> tuple[float, float, int]:
     """(user + system seconds, system seconds, minor page faults) of this process so far."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime, usage.ru_stime, usage.ru_minflt
@@ -91,7 +91,7 @@ class StepTimingCallback(TrainerCallback):
         self.synchronize = synchronize
         self.times = StepTimes()
         self._marks: dict[str, float] = {}
-        self._previous_usage = _usage()
+        self._previous_usage = process_usage()
         self._steps_seen = 0
 
     def attach(self, model: torch.nn.Module) -> None:
@@ -109,7 +109,7 @@ class StepTimingCallback(TrainerCallback):
 
     def on_epoch_begin(self, args, state, control, **kwargs):
         self._marks["previous_end"] = _now(self.synchronize)
-        self._previous_usage = _usage()
+        self._previous_usage = process_usage()
 
     def on_step_begin(self, args, state, control, **kwargs):
         self._marks["step_begin"] = _now(self.synchronize)
@@ -136,10 +136,10 @@ class StepTimingCallback(TrainerCallback):
                 ),
             ):
                 self.times.parts[part].append(value)
-            for part, now, before in zip(USAGE_PARTS, _usage(), self._previous_usage):
+            for part, now, before in zip(USAGE_PARTS, process_usage(), self._previous_usage):
                 self.times.usage[part].append(now - before)
         m["previous_end"] = end
-        self._previous_usage = _usage()
+        self._previous_usage = process_usage()
 
 
 class EpochTimingCallback(TrainerCallback):
