@@ -19,7 +19,7 @@ import json
 import numpy as np
 from sklearn.linear_model import Ridge
 
-from data_processing.synthetic_profiles import PROFILES
+from data_processing.synthetic_profiles import PROFILES, profile_of
 from trainer.metrics import compute_msa_metrics
 
 PROBE_INPUTS: dict[str, tuple[int, ...]] = {"text": (0,), "audio": (1,), "vision": (2,), "all": (0, 1, 2)}
@@ -29,7 +29,7 @@ HISTOGRAM_EDGES: tuple[float, ...] = (-3.01, -2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.
 
 def pooled_splits(config) -> dict[str, tuple[list[np.ndarray], np.ndarray, list[str]]]:
     """Per split: time-averaged features per modality, labels and ids, drawn as the dataset would be."""
-    generator = next(generator for config_class, generator in PROFILES.values() if type(config) is config_class)(config)
+    generator = PROFILES[profile_of(config)][1](config)
     pooled = {}
     for split in ("train", "validation", "test"):
         rows = generator.split(split, getattr(config, f"{split}_size"))
@@ -45,7 +45,8 @@ def label_histogram(labels: np.ndarray, label_max: float = 3.0) -> list[float]:
     return [round(float(c) / len(labels), 3) for c in counts]
 
 
-def probe(pooled, columns: tuple[int, ...], dataset_kind: str = "mosi", label_max: float = 3.0) -> dict[str, dict[str, float]]:
+def probe(pooled, columns: tuple[int, ...], dataset_kind: str = "mosi",
+          label_max: float = 3.0) -> dict[str, dict[str, float]]:
     """Train/test MAE, Corr and binary accuracy of a ridge on the given modalities (strength chosen on validation).
 
     The test entry also has ``intensity_r``: Pearson r of |prediction| with |y|.
@@ -83,7 +84,8 @@ def main(argv: list[str] | None = None) -> dict:
         "label_histogram_train (7 bins)": label_histogram(y_train, config.label_max),
         "label_std_train": round(float(y_train.std()), 3),
         "train_mean_test_MAE": round(float(np.abs(y_test - y_train.mean()).mean()), 3),
-        **{name: probe(pooled, columns, config.dataset_kind, config.label_max) for name, columns in PROBE_INPUTS.items()},
+        **{name: probe(pooled, columns, config.dataset_kind, config.label_max)
+           for name, columns in PROBE_INPUTS.items()},
     }
     for key, value in report.items():
         print(f"{key}: {value}")

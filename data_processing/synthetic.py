@@ -190,14 +190,14 @@ def generate_default_dataset(config: SyntheticShape | None = None, profile: str 
     (per-sample modality reliability, see ``synthetic_reliability``). A config's class names its
     profile (``SyntheticConfig`` is the clean one).
     """
-    from .synthetic_profiles import PROFILES
+    from .synthetic_profiles import PROFILES, profile_of
 
     if config is None:
         profile = profile or DEFAULT_PROFILE
         if profile not in PROFILES:
             raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}")
         config = PROFILES[profile][0]()
-    chosen = next((name for name, (config_class, _) in PROFILES.items() if type(config) is config_class), None)
+    chosen = profile_of(config)
     if chosen is None or (profile is not None and profile != chosen):
         raise ValueError(f"config {type(config).__name__} does not match profile {profile!r}")
     generator = PROFILES[chosen][1](config)

@@ -26,6 +26,11 @@ PROFILES: dict[str, tuple[type, type]] = {
 """Profile name -> (config dataclass, generator class with ``split(name, size) -> rows``)."""
 
 
+def profile_of(config: object) -> str | None:
+    """The name of the profile whose config class ``config`` is exactly (``None`` for any other class)."""
+    return next((name for name, (config_class, _) in PROFILES.items() if type(config) is config_class), None)
+
+
 @dataclass
 class SaveProfileArguments:
     """Which built-in profile to generate, at which seed, and where to save it."""
