@@ -1,7 +1,8 @@
-"""Test-wide settings: no network, a private datasets cache per session, and a one-thread fixture."""
+"""Test-wide settings: no network, a private datasets cache per session, and one-thread fixtures."""
 
 import os
 import tempfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -19,3 +20,15 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def one_thread_subprocess_env() -> dict[str, str]:
+    """Environment for a fresh Python process that imports this checkout and forks workers: one OpenMP thread.
+
+    A process forked after an OpenMP pool has run with more than one thread can hang in its first
+    parallel region; started with ``OMP_NUM_THREADS=1`` the forking process has no pool threads to hand on.
+    """
+    repo = str(Path(__file__).resolve().parents[1])
+    return {**os.environ, "OMP_NUM_THREADS": "1",
+            "PYTHONPATH": os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")]))}

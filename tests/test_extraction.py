@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -234,7 +233,7 @@ def test_interrupted_run_resumes_where_it_stopped(media, config, tmp_path, monke
     validate_dataset(dataset)
 
 
-def test_two_worker_processes_give_the_same_features(media, config, tiny_models, tmp_path):
+def test_two_worker_processes_give_the_same_features(media, config, tiny_models, tmp_path, one_thread_subprocess_env):
     """``--num_proc 2``: ``datasets.map`` forks two workers, and each sets ``cpu_count // 2`` torch threads.
 
     The CLI runs in a fresh process started with OMP_NUM_THREADS=1 (its own process runs no torch work
@@ -252,9 +251,8 @@ def test_two_worker_processes_give_the_same_features(media, config, tiny_models,
     command = [sys.executable, "-m", "data_processing.extract",
                *cli_args(manifest, output, tiny_models, "--cache_dir", str(tmp_path / "two"), "--num_proc", "2",
                          "--batch_size", "2")]
-    env = {**os.environ, "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, cwd=ROOT, env=one_thread_subprocess_env, capture_output=True, text=True,
+                          timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
     report = json.loads((output / "extraction_report.json").read_text())
     assert report["summary"]["from_cache"] == 0 and len(list((tmp_path / "two").glob("*.npz"))) == 4

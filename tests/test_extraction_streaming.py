@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -151,7 +150,8 @@ def _free_port() -> int:
 
 
 def test_two_process_sharded_run_resumes_a_killed_shard_and_equals_one_process(clips, config, tmp_path, monkeypatch,
-                                                                              one_torch_thread):
+                                                                              one_torch_thread,
+                                                                              one_thread_subprocess_env):
     """Bit for bit: the in-process runs use one thread like the shards (other thread counts pick other
     kernels, whose float32 sums differ in the last bit)."""
     entries = _entries(clips)
@@ -180,8 +180,8 @@ def test_two_process_sharded_run_resumes_a_killed_shard_and_equals_one_process(c
         "--output", str(output), "--cache_dir", str(cache), "--device", "cpu", "--batch_size", "1",
         "--text_model", config.text_model, "--audio_model", config.audio_model, "--vision_model", config.vision_model,
     ]  # fmt: skip
-    environment = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(command, cwd=ROOT, env=one_thread_subprocess_env, capture_output=True, text=True,
+                            timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     markers = [json.loads(path.read_text()) for path in sorted(cache.glob(f"shards/*/{DONE_MARKER}"))]
     assert [(m["index"], m["count"], m["samples"]) for m in markers] == [(0, 2, 2), (1, 2, 3)]

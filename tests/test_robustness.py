@@ -210,7 +210,7 @@ def _two_process_predictions(folder, model_dir, output_file):
         Path(output_file).write_text(json.dumps({"world_size": state.num_processes, "predictions": predictions}))
 
 
-def test_protocols_give_the_same_predictions_on_one_and_two_processes(tiny_data, tmp_path):
+def test_protocols_give_the_same_predictions_on_one_and_two_processes(tiny_data, tmp_path, one_thread_subprocess_env):
     folder, _, metadata = tiny_data
     tiny_model("lmf", metadata).save_pretrained(tmp_path / "model")
     single = tmp_path / "single.json"
@@ -221,11 +221,9 @@ def test_protocols_give_the_same_predictions_on_one_and_two_processes(tiny_data,
     # one thread hangs in its first parallel region, so the ranks would be safe only while this module's
     # one-thread fixture holds. They are forked instead from a fresh process started with OMP_NUM_THREADS=1
     # (no pool threads to inherit), which runs this file's __main__ part.
-    repo = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
     launched = subprocess.run([sys.executable, __file__, str(folder), str(tmp_path / "model"), str(double)],
-                              cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+                              cwd=Path(__file__).resolve().parents[1], env=one_thread_subprocess_env,
+                              capture_output=True, text=True, timeout=300)
     assert launched.returncode == 0, launched.stderr[-4000:]
     one, two = json.loads(single.read_text()), json.loads(double.read_text())
     assert (one["world_size"], two["world_size"]) == (1, 2)
