@@ -172,7 +172,14 @@ def health_section(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
         f"SASS passed {100 * passed:.1f} % of the pairs.")
     flagged = flagged_text(summary)
     verdict = f"Flagged logs: {flagged}." if flagged else "No log was flagged."
-    return {"logs": summary["logs"], "rule": health_rule(), "rows": rows, "sass_line": sass_line, "verdict": verdict}
+    shares = summary.get("gradient_shares") or {}
+    norms = summary.get("gradient_norms") or {}
+    parts = sorted({key.split("_", 1)[1] for key in shares}, key=lambda part: (part != "task", part))
+    gradient_rows = [(part, f"{100 * shares[f'shared_{part}']:.1f} %", f"{norms.get(f'shared_{part}', 0.0):.3g}",
+                      f"{norms[f'sig_{part}']:.3g}" if f"sig_{part}" in norms else "-")
+                     for part in parts if f"shared_{part}" in shares]
+    return {"logs": summary["logs"], "rule": health_rule(), "rows": rows, "sass_line": sass_line, "verdict": verdict,
+            "gradient_rows": gradient_rows}
 
 
 def build_model_card(

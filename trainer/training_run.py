@@ -39,6 +39,7 @@ from modeling_msmix import (
 from .arguments import DataArguments, ModelArguments, MSMixTrainingArguments
 from .collator import MSMixDataCollator
 from .in_memory import InMemoryMSADataset, in_memory_splits
+from .msmix_health import health_summary, ratio_weights_of
 from .msmix_trainer import MSMixTrainer
 
 DIM_FIELDS: tuple[str, ...] = ("text_dim", "audio_dim", "vision_dim")
@@ -319,7 +320,8 @@ def train_one_seed(
     The best checkpoint (``metric_for_best_model`` on validation) is reloaded at the end when
     ``load_best_model_at_end``, saved to ``output_dir`` with its processor and pipeline code (when the dataset was
     extracted by msmix) and its model card (``README.md``, rewritten after the test evaluation),
-    and evaluated on both splits.
+    and evaluated on both splits. MS-Mix runs also return their health over training
+    (``msmix_health``: :func:`trainer.msmix_health.health_summary`, gradient shares included).
     """
     resume = resume_checkpoint(training_args)
     args = dataclasses.replace(training_args, seed=seed, output_dir=str(output_dir), push_to_hub=False)
@@ -350,6 +352,8 @@ def train_one_seed(
     trainer.save_metrics("validation", validation)
     trainer.save_metrics("test", test)
     trainer.save_state()
+    health = health_summary(trainer.state.log_history, ratio_weights_of(config),
+                            args.get_warmup_steps(trainer.state.max_steps))
     return {
         "seed": seed,
         "output_dir": str(output_dir),
@@ -359,6 +363,7 @@ def train_one_seed(
         "train_runtime": train_output.metrics.get("train_runtime"),
         "validation": validation,
         "test": test,
+        **({"msmix_health": health} if health is not None else {}),
     }
 
 
