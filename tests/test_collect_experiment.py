@@ -19,11 +19,15 @@ def test_means_seeds_and_differences_from_none(tmp_path):
     finished(tmp_path / "lmf-none" / "seed-1", 0.9, 0.6)
     finished(tmp_path / "lmf-none" / "seed-2", 1.0, 0.7)
     finished(tmp_path / "lmf-msmix-no_sal" / "seed-1", 1.1, 0.5)
+    record = {"started": "2026-12-06T23:00:00+00:00", "finished": "2026-12-06T23:01:00+00:00", "commit": "abc",
+              "dirty": False, "command": ["trainer/run.py"]}
+    (tmp_path / "lmf-none" / "seed-2" / "provenance.json").write_text(json.dumps(record))
     (tmp_path / "lmf-msmix-no_sal" / "seed-2").mkdir()  # unfinished: left out
     results = main(["--experiment_dir", str(tmp_path), "--output_dir", str(tmp_path / "out")])
     assert results["test"]["lmf + none"]["MAE"]["mean"] == pytest.approx(0.95)
     assert results["test"]["lmf + none"]["MAE"]["std"] == pytest.approx(0.0707107, rel=1e-5)
     assert [run["seed"] for run in results["runs"]["lmf + msmix:no_sal"]] == [1]
+    assert [run["provenance"] for run in results["runs"]["lmf + none"]] == [None, record]  # kept in results.json
     gain = results["difference_from_none"]["lmf + msmix:no_sal - none"]
     assert gain["MAE"]["mean"] == pytest.approx(0.15) and gain["Corr"]["mean"] == pytest.approx(-0.15)
     assert "| lmf + msmix:no_sal (seeds 1) | 1.100 |" in (tmp_path / "out" / "results.md").read_text()

@@ -40,6 +40,7 @@ from .arguments import DataArguments, ModelArguments, MSMixTrainingArguments
 from .collator import MSMixDataCollator
 from .in_memory import InMemoryMSADataset, in_memory_splits
 from .msmix_trainer import MSMixTrainer
+from .provenance import read_provenance, run_provenance, utc_now, write_provenance
 
 DIM_FIELDS: tuple[str, ...] = ("text_dim", "audio_dim", "vision_dim")
 EVALUATION_EXTRAS: tuple[str, ...] = ("runtime", "samples_per_second", "steps_per_second", "epoch")
@@ -319,8 +320,10 @@ def train_one_seed(
     The best checkpoint (``metric_for_best_model`` on validation) is reloaded at the end when
     ``load_best_model_at_end``, saved to ``output_dir`` with its processor and pipeline code (when the dataset was
     extracted by msmix) and its model card (``README.md``, rewritten after the test evaluation),
-    and evaluated on both splits.
+    and evaluated on both splits. Its ``provenance`` (start and end time, commit, command; see
+    ``trainer.provenance``) is returned and written to ``provenance.json``.
     """
+    started = utc_now()
     resume = resume_checkpoint(training_args)
     args = dataclasses.replace(training_args, seed=seed, output_dir=str(output_dir), push_to_hub=False)
     set_seed(seed)
@@ -350,6 +353,9 @@ def train_one_seed(
     trainer.save_metrics("validation", validation)
     trainer.save_metrics("test", test)
     trainer.save_state()
+    provenance = run_provenance(started)
+    if trainer.is_world_process_zero():
+        write_provenance(output_dir, provenance)
     return {
         "seed": seed,
         "output_dir": str(output_dir),
@@ -359,6 +365,7 @@ def train_one_seed(
         "train_runtime": train_output.metrics.get("train_runtime"),
         "validation": validation,
         "test": test,
+        "provenance": provenance,
     }
 
 
@@ -380,5 +387,6 @@ def load_finished_run(output_dir: str | Path) -> dict[str, Any] | None:
         "train_runtime": loaded["train_results"].get("train_runtime"),
         "validation": loaded["validation_results"],
         "test": loaded["test_results"],
+        "provenance": read_provenance(output_dir),
     }
 
