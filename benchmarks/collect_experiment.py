@@ -13,7 +13,8 @@ first), a t-interval over data sets and a verdict (better, worse, equivalent wit
 ``--contrasts`` (e.g. ``"msmix - msmix:no_sal"``) are tabled uncorrected, as secondary.
 With ``--datasets`` (one per folder, as ``trainer/run.py``'s ``--dataset``) every MS-Mix run also
 gets its SIG diagnostics (``benchmarks.sig_diagnostics``: |I|-|y| correlation and share at the
-tanh bound per modality on the test split, the SASS pass share logged during training).
+tanh bound per modality on the test split, the SASS pass share and the label distance of the mixed
+pairs against all pairs of the batch, logged during training).
 
 ``trainer.experiment`` writes its table when every setting has run on every seed. When a study
 is split over several invocations, or stopped at a deadline, this reads every finished run under
@@ -138,6 +139,8 @@ def diagnostics_row(run: dict[str, Any], dataset: str) -> dict[str, float]:
             row[f"r_own_{modality}"] = values["pearson_abs_y_own"]
         row[f"at_bound_{modality}"] = values["saturated_share"]
     row["sass_pass"] = logged.get("msmix_sass_above_threshold", float("nan"))
+    for name in ("pair_label_distance", "batch_label_distance"):
+        row[name] = logged.get(f"msmix_{name}", float("nan"))
     return row
 
 
@@ -211,7 +214,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             results["sig_diagnostics"] = diagnostics
             parts += ["SIG and SASS per MS-Mix run (test split): Pearson r of |I_m| with |y| (r_own: with the "
                       "modality's unimodal |y_m|, where the data has them), share of samples at the tanh bound, "
-                      "share of pairs SASS passed during training:", diagnostics_markdown(diagnostics)]
+                      "share of pairs SASS passed during training, mean |y_i - y_j| of the mixed pairs and of all "
+                      "pairs of the batch during training (pair_ and batch_label_distance):",
+                      diagnostics_markdown(diagnostics)]
     markdown = "\n\n".join(parts)
     write_results(args.output_dir, results, markdown)
     print(markdown)
