@@ -1,4 +1,4 @@
-"""C-Mixup's partner kernel by hand, its draws, its config option; the partners' label distance that it and MS-Mix log."""
+"""C-Mixup's partner kernel by hand, its draws and its config option; the partners' label distance it and MS-Mix log."""
 
 import math
 

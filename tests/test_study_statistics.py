@@ -97,7 +97,7 @@ def test_holm_by_hand():
     assert [steps[n]["step"] for n in "acb"] == [1, 2, 3]
     assert [steps[n]["rejected"] for n in "acb"] == [True, False, False]  # 0.03 >= 0.025 stops at step 2
     assert [steps[n]["level"] for n in "acb"] == pytest.approx([0.05 / 3, 0.025, 0.025])  # b keeps step 2's level
-    assert [steps[n]["adjusted_p"] for n in "acb"] == pytest.approx([0.03, 0.06, 0.06])  # max(3*.01), max(.03, 2*.03)...
+    assert [steps[n]["adjusted_p"] for n in "acb"] == pytest.approx([0.03, 0.06, 0.06])  # 3*.01; 2*.03; .04 < .06
     every = holm({"a": 0.01, "b": 0.02, "c": 0.03})
     assert all(step["rejected"] for step in every.values())
     assert [every[n]["level"] for n in "abc"] == pytest.approx([0.05 / 3, 0.025, 0.05])

@@ -11,8 +11,9 @@ writes ``results.json`` (every run's validation and test metrics and the mean ±
 setting) and ``results.md`` (the paper-style table, with the gain of each augmentation over
 ``none`` on the same backbone, and that gain paired by seed with its 95 % interval over training
 seeds on this one data set, see ``trainer.paired_comparison``; over several data sets,
-``benchmarks.collect_experiment`` and ``trainer.study_statistics``) into ``output_dir`` and prints the table with the experiment's
-wall time (how many runs were trained and how many read back with ``--reuse_finished_runs``).
+``benchmarks.collect_experiment`` and ``trainer.study_statistics``) into ``output_dir`` and prints
+the table with the experiment's wall time (how many runs were trained and how many read back with
+``--reuse_finished_runs``).
 All settings are checked against the data before the first run starts. Training options are those of
 ``trainer/run.py`` (``TrainingArguments`` and the data arguments); the defaults here are
 smaller (fewer epochs) so that the comparison fits on a CPU. With ``--robustness`` every run's

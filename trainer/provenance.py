@@ -41,7 +41,7 @@ def _git(folder: Path, *arguments: str) -> str | None:
 
 
 def code_commit(folder: Path = PACKAGE_DIR, tracked_file: str = "__init__.py") -> dict[str, Any]:
-    """``{"commit", "dirty"}`` of the git checkout holding ``folder`` (``None``s unless ``tracked_file`` is tracked there).
+    """``{"commit", "dirty"}`` of the git checkout holding ``folder``; ``None`` unless ``tracked_file`` is tracked.
 
     Checking that the package's own file is tracked keeps an installed copy that happens to sit
     inside some other repository (a virtual environment in a checkout) from reporting that
