@@ -41,6 +41,7 @@ from .collator import MSMixDataCollator
 from .in_memory import InMemoryMSADataset, in_memory_splits
 from .msmix_health import health_summary, ratio_weights_of
 from .msmix_trainer import MSMixTrainer
+from .provenance import read_provenance, run_provenance, utc_now, write_provenance
 
 DIM_FIELDS: tuple[str, ...] = ("text_dim", "audio_dim", "vision_dim")
 EVALUATION_EXTRAS: tuple[str, ...] = ("runtime", "samples_per_second", "steps_per_second", "epoch")
@@ -320,9 +321,12 @@ def train_one_seed(
     The best checkpoint (``metric_for_best_model`` on validation) is reloaded at the end when
     ``load_best_model_at_end``, saved to ``output_dir`` with its processor and pipeline code (when the dataset was
     extracted by msmix) and its model card (``README.md``, rewritten after the test evaluation),
-    and evaluated on both splits. MS-Mix runs also return their health over training
-    (``msmix_health``: :func:`trainer.msmix_health.health_summary`, gradient shares included).
+    and evaluated on both splits. Its ``provenance`` (start and end time, commit, command; see
+    ``trainer.provenance``) is returned and written to ``provenance.json``; MS-Mix runs also return their
+    health over training (``msmix_health``: :func:`trainer.msmix_health.health_summary`, gradient shares
+    included).
     """
+    started = utc_now()
     resume = resume_checkpoint(training_args)
     args = dataclasses.replace(training_args, seed=seed, output_dir=str(output_dir), push_to_hub=False)
     set_seed(seed)
@@ -354,6 +358,9 @@ def train_one_seed(
     trainer.save_state()
     health = health_summary(trainer.state.log_history, ratio_weights_of(config),
                             args.get_warmup_steps(trainer.state.max_steps))
+    provenance = run_provenance(started)
+    if trainer.is_world_process_zero():
+        write_provenance(output_dir, provenance)
     return {
         "seed": seed,
         "output_dir": str(output_dir),
@@ -363,6 +370,7 @@ def train_one_seed(
         "train_runtime": train_output.metrics.get("train_runtime"),
         "validation": validation,
         "test": test,
+        "provenance": provenance,
         **({"msmix_health": health} if health is not None else {}),
     }
 
@@ -385,5 +393,6 @@ def load_finished_run(output_dir: str | Path) -> dict[str, Any] | None:
         "train_runtime": loaded["train_results"].get("train_runtime"),
         "validation": loaded["validation_results"],
         "test": loaded["test_results"],
+        "provenance": read_provenance(output_dir),
     }
 
