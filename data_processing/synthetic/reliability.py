@@ -1,6 +1,6 @@
 """Built-in profiles where the modality that carries the sentiment changes from sample to sample.
 
-``--dataset default:mosi_reliability`` is the MOSI-like profile (``synthetic_mosi_like.py``:
+``--dataset default:mosi_reliability`` is the MOSI-like profile (``mosi_like.py``:
 speakers, annotators, MOSI's shapes) with **per-sample modality reliability**: in some samples
 the voice or the face carries the sentiment while the words are neutral or say the opposite,
 as in real recordings. ``--dataset default:sims_like`` is the same mechanism at CH-SIMS's
@@ -44,7 +44,7 @@ profile            probe, fused (MAE / Corr)    LMF, no augmentation            
 =================  ===========================  ==================================  =====================
 mosi_reliability   0.95-1.03 / 0.58-0.64        0.918 / 0.668 / Has0 Acc-2 76.2 %   0.13-0.25 / 0.15-0.20
 sims_like          0.40-0.45 / 0.59-0.67        0.429 / 0.638 / Mult_acc_2 70.2 %   0.15-0.20 / 0.12-0.17
-mosi_like          0.92-0.99 / 0.61-0.66        (module ``synthetic_mosi_like``)    0.05-0.12 / 0.07-0.10
+mosi_like          0.92-0.99 / 0.61-0.66        (module ``mosi_like``)              0.05-0.12 / 0.07-0.10
 =================  ===========================  ==================================  =====================
 
 ``intensity_r`` is the test Pearson r of |ridge prediction from that modality| with |y|.
@@ -58,7 +58,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .synthetic_mosi_like import EvidenceDraws, MOSILikeConfig, MOSILikeGenerator
+from .mosi_like import EvidenceDraws, MOSILikeConfig, MOSILikeGenerator
 
 CARRIERS: tuple[str, ...] = ("text", "audio", "vision")
 

@@ -1,7 +1,7 @@
 """The "mosi_like" profile of the built-in dataset: speakers, annotators, weak non-verbal cues.
 
 It is the default built-in dataset (``generate_default_dataset()``, ``--dataset default``);
-``--dataset default:clean`` is the easy profile of ``synthetic.py``, kept for fast unit tests.
+``--dataset default:clean`` is the easy profile of ``clean.py``, kept for fast unit tests.
 Real MOSI is small, noisy and speaker-disjoint: its test speakers never appear in training,
 its labels are the mean of a few annotators' ratings, text carries most of the signal and
 audio/vision little, and models overfit hard. This profile imitates those facts.
@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .synthetic import VOCABULARY_SIZE, SyntheticShape, _unit, schema_row
+from .shape import VOCABULARY_SIZE, SyntheticShape, schema_row, unit_vector
 
 MODALITY_ORDER: tuple[str, ...] = ("text", "audio", "vision")
 
@@ -106,7 +106,7 @@ class MOSILikeGenerator:
     def __init__(self, config: MOSILikeConfig) -> None:
         self.config = config
         self.rng = np.random.default_rng(config.seed)
-        self.directions = {m: _unit(self.rng, getattr(config, f"{m}_dim")) for m in MODALITY_ORDER}
+        self.directions = {m: unit_vector(self.rng, getattr(config, f"{m}_dim")) for m in MODALITY_ORDER}
         cue = self.rng.standard_normal(config.vision_dim)
         cue -= cue @ self.directions["vision"] * self.directions["vision"]
         self.cue = cue / np.linalg.norm(cue)
@@ -123,7 +123,7 @@ class MOSILikeGenerator:
         count = getattr(c, f"{split_name}_speakers")
         speaker = self._speakers(count, size)
         bias = rng.normal(0.0, c.speaker_bias, count)
-        text_style = np.stack([_unit(rng, c.text_dim) for _ in range(count)]) * c.text_style
+        text_style = np.stack([unit_vector(rng, c.text_dim) for _ in range(count)]) * c.text_style
         audio_style = rng.normal(0.0, c.audio_style, (count, c.audio_dim))
         vision_style = rng.normal(0.0, c.vision_style, (count, c.vision_dim))
 
