@@ -9,7 +9,7 @@ import pytest
 from data_processing.schema import read_metadata
 from data_processing.synthetic import generate_default_dataset
 from data_processing.synthetic import MOSILikeConfig
-from hub_cards.model_card import build_model_card
+from trainer.model_card import build_model_card
 from modeling_msmix import LMFConfig, LMFModel
 from trainer.msmix_health import MSMixHealthCallback, health_findings, health_summary, summary_line
 from trainer.msmix_trainer import MSMixTrainer
