@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from data_processing.schema import read_metadata
-from data_processing.synthetic import generate_default_dataset
-from data_processing.synthetic import MOSILikeConfig
+from data_processing.synthetic import MOSILikeConfig, generate_default_dataset
 from trainer.model_card import build_model_card
 from modeling_msmix import LMFConfig, LMFModel
 from trainer.msmix_health import MSMixHealthCallback, health_findings, health_summary, summary_line

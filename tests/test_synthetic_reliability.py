@@ -12,10 +12,8 @@ import pytest
 from benchmarks.probe_synthetic import PROBE_INPUTS, pooled_splits, probe
 from data_processing.loading import load_msa_dataset
 from data_processing.schema import read_metadata, validate_dataset
-from data_processing.synthetic import generate_default_dataset
-from data_processing.synthetic import MOSILikeConfig
+from data_processing.synthetic import MOSILikeConfig, ReliabilityConfig, SIMSLikeConfig, generate_default_dataset
 from data_processing.synthetic.save import main as save_profile
-from data_processing.synthetic import ReliabilityConfig, SIMSLikeConfig
 
 SMALL = dict(train_size=40, validation_size=12, test_size=12, train_speakers=5, validation_speakers=2,
              test_speakers=3, text_dim=16, vision_dim=12, max_audio_length=12, max_vision_length=12,
