@@ -28,6 +28,8 @@ one after another in the order train, validation, test):
      sarcasm cue ``1.0 * c`` on a fixed unit direction ``c`` (orthogonal to ``u_vision``) in every
      frame of a sarcastic sample.
 
+The transcript is ``synthetic utterance <i>``: it says nothing of the sentiment or of sarcasm.
+
 The feature dims, lengths and split sizes are MOSI's by default (1284 / 229 / 686) and are all
 arguments. The same seed always gives the same dataset, byte for byte.
 """
@@ -107,8 +109,6 @@ class CleanGenerator:
             if sarcastic[i]:
                 vision += SARCASM_CUE * self.cue
             rows.append(
-                schema_row(f"{split_name}_{i:05d}",
-                           f"synthetic utterance {i} ({'sarcastic' if sarcastic[i] else 'plain'})",
-                           text, audio, vision, labels[i])
+                schema_row(f"{split_name}_{i:05d}", f"synthetic utterance {i}", text, audio, vision, labels[i])
             )
         return rows

@@ -47,6 +47,9 @@ directions and vocabulary first, then the splits in the order train, validation,
    ``text_length_median`` = 11 words, clipped to [3, 50]): random vocabulary words, a share ``sentiment_word_rate`` of
    them plus ``signal_gain * e_t * u_t``; audio ``[La, 5]`` and vision ``[Lv, 20]``:
    ``signal_gain * e * u + frame_noise * N(0, 1)`` per frame, plus the speaker offsets.
+6. **Transcript.** ``synthetic utterance <i> of speaker <s>``: it names the sample, as its id does, and
+   says nothing of its sentiment, of a contradiction or (in the reliability profiles) of which
+   modality carries the sentiment; what the words say is in the text features only.
 """
 
 from __future__ import annotations
@@ -151,8 +154,7 @@ class MOSILikeGenerator:
                 vision = vision + c.contradiction_cue * self.cue
             vision = vision + rng.normal(0.0, c.frame_noise, (lv, c.vision_dim))
             row = schema_row(f"{split_name}_spk{offset + who:03d}_{i:05d}",
-                             f"synthetic utterance {i} of speaker {offset + who} ({draws.descriptions[i]})",
-                             text, audio, vision, labels[i])
+                             f"synthetic utterance {i} of speaker {offset + who}", text, audio, vision, labels[i])
             row.update({column: np.float32(values[i]) for column, values in draws.extra_columns.items()})
             rows.append(row)
         return rows
@@ -174,15 +176,13 @@ class MOSILikeGenerator:
         }
         contradictory = rng.random(size) < c.p_contradictory
         evidence["text"] = np.where(contradictory, -evidence["text"], evidence["text"])
-        descriptions = ["contradictory" if flag else "plain" for flag in contradictory]
-        return EvidenceDraws(evidence, contradictory, descriptions)
+        return EvidenceDraws(evidence, contradictory)
 
 
 @dataclass
 class EvidenceDraws:
-    """Per sample: each modality's evidence, the contradiction flag, a word for the transcript, extra label columns."""
+    """Per sample: each modality's evidence, the contradiction flag and extra label columns."""
 
     evidence: dict[str, np.ndarray]
     contradictory: np.ndarray
-    descriptions: list[str]
     extra_columns: dict[str, np.ndarray] = field(default_factory=dict)

@@ -12,7 +12,9 @@ from .mosi_like import MOSILikeConfig, MOSILikeGenerator
 from .reliability import ReliabilityConfig, ReliabilityGenerator, SIMSLikeConfig
 from .shape import SyntheticShape
 
-GENERATOR_VERSION = "msmix-synthetic-1"
+GENERATOR_VERSION = "msmix-synthetic-2"
+"""Part of the Arrow cache key of every generated split: a change in what a generator writes must change it,
+or a cached split of the old generator is read back (2: transcripts no longer name a carrier or a flip)."""
 DEFAULT_PROFILE = "mosi_like"
 PROFILES: dict[str, tuple[type, type]] = {
     "clean": (SyntheticConfig, CleanGenerator),

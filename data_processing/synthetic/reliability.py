@@ -33,6 +33,9 @@ and label; all from the same ``numpy.random.default_rng(seed)`` stream):
    label is (three levels -1/0/1 per annotator, their mean), so ``label_m`` differs from ``label``
    where the modality is flat, neutral or misleading, as CH-SIMS's unimodal labels do.
 
+The transcript is the MOSI-like profile's (``synthetic utterance <i> of speaker <s>``): nothing in a
+row but its features and labels says which modality carries the sentiment.
+
 **Calibration** (no augmentation only; no augmentation result was looked at), with the ridge
 probe on time-averaged features (``python -m benchmarks.probe_synthetic --profile
 mosi_reliability``), data seeds 0-2, test split, and one LMF run per profile (long recipe, seed
@@ -53,7 +56,7 @@ mosi_like          0.92-0.99 / 0.61-0.66        (module ``mosi_like``)          
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -122,12 +125,21 @@ class SIMSLikeConfig(ReliabilityConfig):
     quiet_text_noise: float = 0.13
 
 
+@dataclass
+class ReliabilityDraws(EvidenceDraws):
+    """The evidence draws plus each sample's carrier (an index into ``CARRIERS``) and whether words
+    that do not carry say the opposite."""
+
+    carrier: np.ndarray = field(kw_only=True)
+    misleading: np.ndarray = field(kw_only=True)
+
+
 class ReliabilityGenerator(MOSILikeGenerator):
     """The MOSI-like generator whose evidence step draws a carrier modality per sample."""
 
     config: ReliabilityConfig
 
-    def evidence(self, latent: np.ndarray) -> EvidenceDraws:
+    def evidence(self, latent: np.ndarray) -> ReliabilityDraws:
         c, rng, size = self.config, self.rng, len(latent)
         carrier = rng.choice(len(CARRIERS), size=size,
                              p=[1.0 - c.p_audio_carrier - c.p_vision_carrier, c.p_audio_carrier, c.p_vision_carrier])
@@ -148,11 +160,4 @@ class ReliabilityGenerator(MOSILikeGenerator):
         extra = {}
         if c.unimodal_labels:
             extra = {f"label_{m}": self.rate(expressed[m]) for m in CARRIERS}
-        descriptions = [self._description(carrier[i], contradictory[i], misleading[i]) for i in range(size)]
-        return EvidenceDraws(evidence, contradictory, descriptions, extra)
-
-    @staticmethod
-    def _description(carrier: int, contradictory: bool, misleading: bool) -> str:
-        if carrier == 0:
-            return "words carry, contradictory" if contradictory else "words carry"
-        return f"{'voice' if carrier == 1 else 'face'} carries, words {'misleading' if misleading else 'neutral'}"
+        return ReliabilityDraws(evidence, contradictory, extra, carrier=carrier, misleading=misleading)
