@@ -41,8 +41,8 @@ def find_cycle(edges) -> list[str] | None:
     def visit(node: str, path: list[str]) -> list[str] | None:
         state[node] = "open"
         for target in graph[node]:
-            if state.get(target) == "open":
-                return path[path.index(target):] + [target] if target in path else [node, target]
+            if state.get(target) == "open":  # on the current path: the way back to it closes a cycle
+                return path[path.index(target):] + [target]
             if target not in state and (cycle := visit(target, path + [target])):
                 return cycle
         state[node] = "done"
