@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from data_processing.schema import read_metadata
-from data_processing.synthetic import generate_default_dataset
-from data_processing.synthetic_mosi_like import MOSILikeConfig
-from hub_cards.model_card import build_model_card
+from data_processing.synthetic import MOSILikeConfig, generate_default_dataset
+from trainer.model_card import build_model_card
 from modeling_msmix import LMFConfig, LMFModel
 from modeling_msmix.augmentations import RECOMMENDED_MSMIX, resolve_augmentation
 from trainer.msmix_health import (

@@ -163,11 +163,11 @@ def test_experiment_writes_one_table_over_settings_and_seeds(dataset_dir, tmp_pa
 
 
 def test_push_to_hub_hands_the_best_seed_to_the_hub_code(dataset_dir, tmp_path, monkeypatch):
-    import hub_cards.push
+    import trainer.push_model
 
     calls = []
-    monkeypatch.setattr(hub_cards.push, "check_hub_access", lambda token=None: "someone")
-    monkeypatch.setattr(hub_cards.push, "push_trained_model",
+    monkeypatch.setattr(trainer.push_model, "check_hub_access", lambda token=None: "someone")
+    monkeypatch.setattr(trainer.push_model, "push_trained_model",
                         lambda model, repo_id, **kwargs: calls.append((model, repo_id, kwargs)) or _Commit())
     results = main(["--dataset", str(dataset_dir), "--output_dir", str(tmp_path / "out"), *FAST,
                     "--num_train_epochs", "1", "--seeds", "1", "2", "--push_to_hub", "true",

@@ -78,9 +78,9 @@ def best_seed_run(runs: list[dict[str, Any]], training_args: MSMixTrainingArgume
 
 def push_best_model(results: dict[str, Any], training_args: MSMixTrainingArguments, model_args: ModelArguments,
                     dataset_id: str) -> None:
-    """Publish the best seed's model with the run's results through ``hub_cards.push``."""
-    from hub_cards.push import push_trained_model
+    """Publish the best seed's model with the run's results through ``trainer.push_model``."""
     from modeling_msmix import BACKBONES, MSMixProcessor
+    from trainer.push_model import push_trained_model
 
     best = results["best_seed"]
     model = BACKBONES[model_args.backbone][1].from_pretrained(best["output_dir"])

@@ -24,8 +24,6 @@ from transformers.trainer import TRAINING_ARGS_NAME
 
 from data_processing.loading import load_msa_dataset
 from data_processing.schema import DATASET_KINDS, LABEL_RANGES, MSAMetadata, read_metadata
-from hub_cards.callback import ModelCardCallback
-from hub_cards.push import save_model_files
 from modeling_msmix import (
     BACKBONES,
     MSAConfig,
@@ -39,9 +37,11 @@ from modeling_msmix import (
 from .arguments import DataArguments, ModelArguments, MSMixTrainingArguments
 from .collator import MSMixDataCollator
 from .in_memory import InMemoryMSADataset, in_memory_splits
+from .model_card_callback import ModelCardCallback
 from .msmix_health import health_summary, ratio_weights_of
 from .msmix_trainer import MSMixTrainer
 from .provenance import read_provenance, run_provenance, utc_now, write_provenance
+from .push_model import save_model_files
 
 DIM_FIELDS: tuple[str, ...] = ("text_dim", "audio_dim", "vision_dim")
 EVALUATION_EXTRAS: tuple[str, ...] = ("runtime", "samples_per_second", "steps_per_second", "epoch")
@@ -98,7 +98,7 @@ def preflight_checks(data_args: DataArguments, model_args: ModelArguments,
     resume_checkpoint(training_args)
     check_local_path("--model_name_or_path", model_args.model_name_or_path)
     if training_args.push_to_hub:
-        from hub_cards.push import HubAccessError, check_hub_access
+        from .push_model import HubAccessError, check_hub_access
 
         try:
             check_hub_access(training_args.hub_token)

@@ -20,13 +20,13 @@ import numpy as np
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers import PretrainedConfig, TrainingArguments
 
+from hub_cards.citations import BACKBONE_CITATIONS, BACKBONE_TITLES, MSMIX_CITATION
+from hub_cards.provenance import describe_provenance, strip_machine_paths
 from modeling_msmix import augmentation_of
 from modeling_msmix import augmentation_title as augmentation_title_of
-from trainer.metrics import MOSI_METRICS, SIMS_METRICS
-from trainer.msmix_health import flagged_text, health_rule
 
-from .citations import BACKBONE_CITATIONS, BACKBONE_TITLES, MSMIX_CITATION
-from .provenance import describe_provenance, strip_machine_paths
+from .metrics import MOSI_METRICS, SIMS_METRICS
+from .msmix_health import flagged_text, health_rule
 
 MODEL_TEMPLATE = Path(__file__).with_name("model_card_template.md")
 TRAINING_ARGUMENT_KEYS: tuple[str, ...] = (
