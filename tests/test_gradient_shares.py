@@ -84,3 +84,15 @@ def test_trainer_logs_norms_on_logged_steps_and_stop_gradient_keeps_sal_off_the_
     assert not any("grad_norm_shared_task" in entry for entry in train_logged(tmp_path, "none"))
     off = train_logged(tmp_path, "msmix:no_sig", loss_gradient_norms=False)
     assert not any(key.startswith(("grad_norm_", "grad_share_")) for entry in off for key in entry)
+
+
+def test_gradient_balance_command_prints_the_task_share_at_initialisation(tmp_path, capsys):
+    from benchmarks.gradient_balance import main
+
+    folder = helpers.save_tiny_dataset(tmp_path / "data")
+    figures = main(["--dataset", str(folder), "--augmentations", "mixup", "msmix", "msmix:stop_gradient",
+                    "--batch_size", "16"])
+    assert figures["msmix:stop_gradient"]["shared_sal"] == 0.0 and figures["msmix"]["shared_sal"] > 0.0
+    mixup = figures["mixup"]
+    assert mixup["task_share"] == pytest.approx(mixup["shared_task"] / (mixup["shared_task"] + mixup["shared_mixed"]))
+    assert f"| mixup | {mixup['shared_task']:.3g} | {mixup['shared_mixed']:.3g} | - | - | - | - |" in capsys.readouterr().out

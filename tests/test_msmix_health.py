@@ -13,6 +13,7 @@ from modeling_msmix import LMFConfig, LMFModel
 from modeling_msmix.augmentations import RECOMMENDED_MSMIX, resolve_augmentation
 from trainer.msmix_health import (
     TASK_SHARE_FLOOR,
+    TRAIN_MEAN_EVALUATIONS,
     MSMixHealthCallback,
     health_findings,
     health_summary,
@@ -123,15 +124,16 @@ def evaluation_log(number: int, mae: float, train_mean: float = 1.0) -> dict:
     return {"eval_MAE": mae, "eval_train_mean_MAE": train_mean, "step": 10 * number, "epoch": float(number)}
 
 
-def test_not_learning_is_found_at_the_fifth_evaluation_by_hand():
-    falling_sal = [{"loss": 2.0, "loss_sal": 1.0, "step": 5}, {"loss": 1.9, "loss_sal": 0.95, "step": 45}]
-    stuck = [evaluation_log(n, 0.98) for n in range(1, 6)]  # 2 % below the train-mean level: not left (margin 3 %)
+def test_not_learning_is_found_evaluations_after_the_warm_up_by_hand():
+    n = TRAIN_MEAN_EVALUATIONS
+    falling_sal = [{"loss": 2.0, "loss_sal": 1.0, "step": 5}, {"loss": 1.9, "loss_sal": 0.95, "step": 10 * n - 5}]
+    stuck = [evaluation_log(k, 0.98) for k in range(1, n + 1)]  # 2 % below the train-mean level: not left (margin 3 %)
     finding = not_learning_finding(falling_sal + stuck)
-    assert (finding.key, finding.figure, finding.step) == ("not_learning", 0.98, 50)
+    assert (finding.key, finding.figure, finding.step) == ("not_learning", 0.98, 10 * n)
     assert finding.details == {"train_mean_MAE": 1.0, "part": "sal", "first": 1.0, "last": 0.95}
     message = finding.message()
     assert "best 0.980; predicting the training mean gives 1.000" in message and "loss_sal fell from 1 to 0.95" in message
-    assert not_learning_finding(falling_sal + stuck[:4]) is None  # too early to tell
+    assert not_learning_finding(falling_sal + stuck[:-1]) is None  # too early to tell
     left = stuck[:3] + [evaluation_log(4, 0.969)] + stuck[4:]  # 3.1 % below once: it has left
     assert not_learning_finding(falling_sal + left) is None
     flat_sal = [{"loss_sal": 1.0, "step": 5}, {"loss_sal": 0.951, "step": 45}]  # fell by 4.9 % only
@@ -142,9 +144,9 @@ def test_not_learning_is_found_at_the_fifth_evaluation_by_hand():
     # Counted from the end of the warm-up (the highest logged learning rate, here at step 25, or given).
     warm = [{"learning_rate": 0.5, "step": 15}, {"learning_rate": 1.0, "step": 25}, {"learning_rate": 0.9, "step": 35}]
     assert not_learning_finding(warm + falling_sal + stuck) is None
-    later = [evaluation_log(n, 0.98) for n in range(1, 8)]
-    assert not_learning_finding(warm + falling_sal + later).step == 70
-    assert not_learning_finding(falling_sal + later, warmup_steps=10).step == 60
+    later = [evaluation_log(k, 0.98) for k in range(1, n + 3)]
+    assert not_learning_finding(warm + falling_sal + later).step == 10 * (n + 2)
+    assert not_learning_finding(falling_sal + later, warmup_steps=10).step == 10 * (n + 1)
 
 
 def test_task_starved_counts_logs_below_the_floor():
