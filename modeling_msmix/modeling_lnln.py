@@ -33,10 +33,13 @@ audio and vision (ALMT's layers), a cross-modal fusion transformer (queries: a c
 the last h_d; keys and values: the class token and the hyper-modality state) gives 9 tokens, and a
 linear head predicts from the mean of the 8 non-class tokens.
 
-At the reference's CMU-MOSI sizes (the config's defaults: text/audio/vision positions 50/375/500,
-precomputed 768-d text) the model has 2,641,860 parameters besides MS-Mix's intensity predictors,
-the count of the reference's model without its BERT (2,641,860); with fusion_depth 4 (MOSEI, SIMS)
-264,704 more. States: 3 x [B, 8, 128]; logits [B, 1].
+Sizes: the config's defaults are the reference's CMU-MOSI configuration (positions for 50/375/500
+text/audio/vision steps, fusion depth 2, precomputed 768-d text): 6,483,012 parameters besides
+MS-Mix's intensity predictors, the count of the reference's model without its BERT (checked in
+``tests/test_lnln.py`` from the reference's layer sizes). Its MOSEI configuration (74/35-d audio/
+vision, 500/500 steps, fusion depth 4) has 7,102,404, its SIMS one (33/709-d, 39/400/55 steps,
+fusion depth 4) 7,112,260; ``text_encoder_name_or_path`` adds the BERT (bert-base without its
+pooler: 108,891,648). States: 3 x [B, 8, 128]; logits [B, 1].
 """
 
 import torch
