@@ -36,7 +36,8 @@ class LNLNConfig(MSAConfig):
             missing rate r ~ U(0, missing_rate_max) and loses each real step with probability r;
             ``0`` trains on the inputs as they are.
         complete_fraction: probability that a modality of a sample is left complete (r = 0)
-            in training (the reference leaves half of the samples of each modality complete).
+            in training (the reference leaves exactly half of the samples of each modality complete;
+            here each sample draws).
         text_encoder_name_or_path: an optional Hugging Face text encoder (BERT in the paper) to
             fine-tune on ``input_ids``; ``None`` reads precomputed ``text_features``.
         text_encoder_config: the encoder's config, stored on first creation (leave ``None``).

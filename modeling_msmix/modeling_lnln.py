@@ -2,11 +2,14 @@
 
 encode: each modality is linearly embedded to 128-d and read by its own embedding transformer
 (2 layers), which prepends 8 learnable tokens (plus learned positions); the 8 token outputs
-h_t, h_a, h_v [B, 8, 128] are the mixed states (as for ALMT). In training, encode first removes
+h_t, h_a, h_v [B, 8, 128] are the mixed states (as for ALMT); padded steps are left out of the
+attention (the reference attends to its padding). In training, encode first removes
 random data: each modality of each sample gets a missing rate r (0 for a ``complete_fraction`` of
 them, else r ~ U(0, ``missing_rate_max``)) and loses each real step with probability r, removed
 as the ``random_step_missing`` robustness protocol removes steps (``modality_masks.keep_steps``;
-tokens through the text encoder's attention mask). The states come from these incomplete inputs;
+tokens through the text encoder's attention mask; the reference instead zeroes removed frames and
+puts [UNK] in place of removed tokens, and labels completeness with 1 - r, the drawn rate, where
+here it is the fraction actually kept). The states come from these incomplete inputs;
 the complete inputs go through the same embedding transformers in the same pass, as the targets
 of the dominant modality correction (DMC) losses, which encode computes on the B original rows:
 
