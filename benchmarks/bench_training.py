@@ -41,10 +41,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.timing import MemorySampler, StepTimingCallback, run_isolated
-from modeling_msmix import augmentation_names
+from modeling_msmix import BACKBONES as REGISTERED_BACKBONES, augmentation_names
 from trainer.collator import MSMixDataCollator
 
-BACKBONES: tuple[str, ...] = ("tfn", "lmf", "mult", "misa", "almt", "glomo")
+BACKBONES: tuple[str, ...] = tuple(REGISTERED_BACKBONES)
 AUGMENTATIONS: tuple[str, ...] = tuple(augmentation_names(with_variants=False))
 SHAPES: dict[str, dict[str, int]] = {
     "mosi": {

@@ -1,4 +1,4 @@
-"""BibTeX of MS-Mix, of the six backbones' papers and of the benchmark corpora, and their display names."""
+"""BibTeX of MS-Mix, of the backbones' papers and of the benchmark corpora, and their display names."""
 
 MSMIX_CITATION = """@misc{zhu2025msmix,
   title         = {MS-Mix: Unveiling the Power of Mixup for Multimodal Sentiment Analysis},
@@ -16,6 +16,7 @@ BACKBONE_TITLES: dict[str, str] = {
     "misa": "MISA",
     "almt": "ALMT",
     "glomo": "GLoMo",
+    "lnln": "LNLN",
 }
 
 BACKBONE_CITATIONS: dict[str, str] = {
@@ -57,6 +58,13 @@ BACKBONE_CITATIONS: dict[str, str] = {
   booktitle = {Proceedings of the 32nd ACM International Conference on Multimedia},
   year      = {2024},
   doi       = {10.1145/3664647.3681527}
+}""",
+    "lnln": """@inproceedings{zhang2024towards,
+  title     = {Towards Robust Multimodal Sentiment Analysis with Incomplete Data},
+  author    = {Zhang, Haoyu and Wang, Wenbin and Yu, Tianshu},
+  booktitle = {Advances in Neural Information Processing Systems},
+  volume    = {37},
+  year      = {2024}
 }""",
 }
 

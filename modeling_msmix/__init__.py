@@ -1,4 +1,4 @@
-"""MS-Mix and the six MSA backbones as Hugging Face ``PreTrainedModel`` classes, with their processor
+"""MS-Mix and the MSA backbones as Hugging Face ``PreTrainedModel`` classes, with their processor
 and ``multimodal-sentiment`` pipeline: the complete bundle a published model carries as remote code.
 
 Each backbone registers with one ``_add_backbone(name, ConfigClass name, ModelClass name)`` line
@@ -67,6 +67,7 @@ _add_backbone("mult", "MulTConfig", "MulTModel")
 _add_backbone("misa", "MISAConfig", "MISAModel")
 _add_backbone("almt", "ALMTConfig", "ALMTModel")
 _add_backbone("glomo", "GLoMoConfig", "GLoMoModel")
+_add_backbone("lnln", "LNLNConfig", "LNLNModel")
 
 PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=MultimodalSentimentPipeline, pt_model=AutoModel,
                                     type="multimodal")

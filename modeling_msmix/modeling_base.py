@@ -4,7 +4,8 @@ A backbone subclasses ``MSAPreTrainedModel`` and implements two methods:
 
 - ``encode(text_features, audio_features, vision_features, text_mask, audio_mask, vision_mask,
   input_ids=None, attention_mask=None) -> (z_t, z_a, z_v)``, each [B, d] or [B, T, d];
-- ``fuse(z_t, z_a, z_v) -> (prediction [N, 1], aux_loss scalar tensor or None)``.
+- ``fuse(z_t, z_a, z_v) -> (prediction [N, 1], aux_loss)``: a scalar tensor (the loss part ``aux``),
+  a dict of named scalar tensors (one loss part each, named unlike ``task``, ``mixed`` and ``sal``) or None.
 
 Its ``__init__`` builds its layers, calls ``self.setup_augmentation((d_t, d_a, d_v))`` with the
 last dims of its states, then ``self.post_init()``. The forward here encodes; in training mode
@@ -44,7 +45,8 @@ class MSAModelOutput(ModelOutput):
     Attributes:
         loss: total loss (only when labels are given); the sum of ``loss_parts``.
         logits: predictions [B, 1] for the B input samples (never the mixed rows).
-        loss_parts: weighted parts of the loss: ``task``, and when present ``mixed``, ``sal``, ``aux``.
+        loss_parts: weighted parts of the loss: ``task``, and when present ``mixed``, ``sal``, and ``aux``
+            or the backbone's named auxiliary parts.
         intensities: MS-Mix SIG intensities [B, 3] (t, a, v) when MS-Mix is configured.
         text_state, audio_state, vision_state: the unimodal states from ``encode``.
         mix_statistics: detached scalar summaries of this step's mixing (MS-Mix: mean ratio and
@@ -146,7 +148,7 @@ class MSAPreTrainedModel(PreTrainedModel):
 
     def fuse(self, text_state: torch.Tensor, audio_state: torch.Tensor,
              vision_state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(prediction [N, 1], auxiliary loss or None) for N rows of states."""
+        """(prediction [N, 1], auxiliary loss: a scalar, a dict of named scalars, or None) for N rows of states."""
         raise NotImplementedError(f"{type(self).__name__} must implement fuse")
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -303,7 +305,9 @@ class MSAPreTrainedModel(PreTrainedModel):
                 loss_parts["mixed"] = self.config.mixed_loss_weight * mixed_loss
                 if mix.extra_loss is not None:
                     loss_parts["sal"] = self.config.sal_loss_weight * mix.extra_loss
-            if aux_loss is not None:
+            if isinstance(aux_loss, dict):
+                loss_parts.update(aux_loss)
+            elif aux_loss is not None:
                 loss_parts["aux"] = aux_loss
             loss = sum(loss_parts.values())
 

@@ -1,4 +1,4 @@
-"""The six backbones (TFN, LMF, MulT, MISA, ALMT, GLoMo): every augmentation, masks, round trips, fitting.
+"""The backbones (TFN, LMF, MulT, MISA, ALMT, GLoMo, LNLN): every augmentation, masks, round trips, fitting.
 
 Models use small hidden sizes (``SMALL``) on MOSI-shaped inputs (768/5/20 features, short
 sequences) so that the file runs in a few minutes on two cores; one test per backbone checks
@@ -37,6 +37,8 @@ SMALL = {
     "misa": dict(hidden_dim=32),
     "almt": dict(hidden_dim=32, num_heads=4, head_dim=8, hyper_head_dim=8, mlp_dim=32, num_tokens=4),
     "glomo": dict(hidden_dim=32, num_heads=4),
+    "lnln": dict(hidden_dim=32, num_heads=4, head_dim=8, hyper_head_dim=8, mlp_dim=32, num_tokens=4,
+                 completeness_hidden_dim=16, discriminator_hidden_dim=16),
 }
 # Paper-default state shapes for a batch of B with sequence lengths (Lt, La, Lv).
 DEFAULT_STATE_SHAPES = {
@@ -46,8 +48,9 @@ DEFAULT_STATE_SHAPES = {
     "misa": lambda b, lengths: [(b, 128)] * 3,
     "almt": lambda b, lengths: [(b, 8, 128)] * 3,
     "glomo": lambda b, lengths: [(b, 2, 96)] * 3,
+    "lnln": lambda b, lengths: [(b, 8, 128)] * 3,
 }
-OVERFIT_STEPS = {"tfn": 100, "lmf": 100, "mult": 60, "misa": 100, "almt": 100, "glomo": 60}
+OVERFIT_STEPS = {"tfn": 100, "lmf": 100, "mult": 60, "misa": 100, "almt": 100, "glomo": 60, "lnln": 100}
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -154,7 +157,7 @@ def test_save_and_load_give_identical_outputs(name, tmp_path):
         assert torch.allclose(model(**batch).intensities, loaded(**batch).intensities, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["misa", "almt"])
+@pytest.mark.parametrize("name", ["misa", "almt", "lnln"])
 def test_text_encoder_is_fine_tuned_and_reloads_offline(name, tmp_path):
     torch.manual_seed(0)
     bert_dir, model_dir = tmp_path / "tiny-bert", tmp_path / "model"

@@ -11,6 +11,7 @@ import yaml
 from transformers import HfArgumentParser
 
 from data_processing.cli import parse_cli
+from modeling_msmix import BACKBONES as REGISTERED_BACKBONES
 from trainer.arguments import DataArguments, ModelArguments, MSMixTrainingArguments
 from trainer.experiment import main as experiment_main
 from trainer.run import main as run_main
@@ -21,7 +22,7 @@ helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(helpers)
 
 RECIPES = Path(__file__).resolve().parents[1] / "trainer" / "recipes"
-BACKBONES = ("tfn", "lmf", "mult", "misa", "almt", "glomo")
+BACKBONES = tuple(REGISTERED_BACKBONES)
 QUICK = ["--num_train_epochs", "1", "--max_train_samples", "32", "--use_cpu", "true", "--disable_tqdm", "true",
          "--dataloader_pin_memory", "false", "--seeds", "1111"]
 
@@ -44,7 +45,7 @@ def test_every_recipe_holds_the_papers_training_recipe(dataset, backbone):
     assert training_args.metric_for_best_model == "MAE" and training_args.greater_is_better is False
     bert = "bert-base-chinese" if dataset == "sims" else "bert-base-uncased"
     fine_tunes_bert = f'text_encoder_name_or_path="{bert}"' in (model_args.config_overrides or "")
-    assert fine_tunes_bert == (backbone in ("misa", "almt"))
+    assert fine_tunes_bert == (backbone in ("misa", "almt", "lnln"))
 
 
 def test_flags_override_the_recipe():

@@ -19,6 +19,8 @@ TINY_BACKBONES = {
     "misa": dict(hidden_dim=8),
     "almt": dict(hidden_dim=8, num_heads=2, head_dim=4, hyper_head_dim=4, mlp_dim=8, num_tokens=2),
     "glomo": dict(hidden_dim=8, num_heads=2),
+    "lnln": dict(hidden_dim=8, num_heads=2, head_dim=4, hyper_head_dim=4, mlp_dim=8, num_tokens=2,
+                 completeness_hidden_dim=4, discriminator_hidden_dim=4, embedding_depth=1, dmc_depth=1),
 }
 TINY_DATA = SyntheticConfig(
     train_size=64,

@@ -8,7 +8,7 @@ import torch
 from transformers import TrainingArguments
 
 from data_processing.loading import DEFAULT_DATASET
-from modeling_msmix import augmentation_names
+from modeling_msmix import BACKBONES, augmentation_names
 
 DEFAULT_BACKBONE = "lmf"
 DEFAULT_AUGMENTATION = "msmix"
@@ -49,7 +49,7 @@ class DataArguments:
 class ModelArguments:
     """Which backbone and augmentation to train, from scratch or from a checkpoint."""
 
-    backbone: str = field(default=DEFAULT_BACKBONE, metadata={"help": "tfn, lmf, mult, misa, almt or glomo"})
+    backbone: str = field(default=DEFAULT_BACKBONE, metadata={"help": ", ".join(BACKBONES)})
     augmentation: str = field(
         default=DEFAULT_AUGMENTATION,
         metadata={"help": f"one of {', '.join(augmentation_names())} (msmix:no_* are the paper's ablations)"},
