@@ -96,3 +96,33 @@ def test_gradient_balance_command_prints_the_task_share_at_initialisation(tmp_pa
     mixup = figures["mixup"]
     assert mixup["task_share"] == pytest.approx(mixup["shared_task"] / (mixup["shared_task"] + mixup["shared_mixed"]))
     assert f"| mixup | {mixup['shared_task']:.3g} | {mixup['shared_mixed']:.3g} | - | - | - | - |" in capsys.readouterr().out
+
+
+def test_clipping_per_group_clips_the_shared_and_the_mixing_parameters_apart(tmp_path):
+    data = generate_default_dataset(helpers.TINY_DATA).with_format("torch")
+    config = LMFConfig(augmentation="msmix", sig_stop_gradient=True, ratio_stop_gradient=True)
+    config.apply_dataset_metadata(read_metadata(data).to_dict())
+    groups = parameter_groups(LMFModel(config))
+    sizes = {name: sum(p.numel() for p in group) for name, group in groups.items()}
+
+    def clip(per_group: bool) -> tuple[float, dict[str, float]]:
+        model = LMFModel(config)
+        args = helpers.tiny_training_args(tmp_path / str(per_group), max_grad_norm=1.0,
+                                          clip_grad_norm_per_group=per_group)
+        trainer = MSMixTrainer(model=model, args=args, train_dataset=data["train"])
+        for name, group in parameter_groups(model).items():  # every entry 0.01 (shared) or 0.1 (SIG)
+            for parameter in group:
+                parameter.grad = torch.full_like(parameter, 0.01 if name == "shared" else 0.1)
+        total = float(trainer._clip_grad_norm(model))
+        norms = {name: float(torch.stack([p.grad.norm() for p in group]).norm())
+                 for name, group in parameter_groups(model).items()}
+        return total, norms
+
+    shared, sig = 0.01 * sizes["shared"] ** 0.5, 0.1 * sizes["sig"] ** 0.5
+    assert shared > 1.0 and sig > 1.0
+    total, norms = clip(per_group=True)
+    # the pre-clip norm, as Trainer reports (float32 sums over ~10^5 entries: relative error 2e-5)
+    assert total == pytest.approx((shared ** 2 + sig ** 2) ** 0.5, rel=1e-4)
+    assert norms == pytest.approx({"shared": 1.0, "sig": 1.0}, rel=1e-5)
+    total, norms = clip(per_group=False)  # Trainer's global clip: SIG's gradient shrinks the shared one
+    assert norms["shared"] == pytest.approx(shared / total, rel=1e-5) and norms["sig"] == pytest.approx(sig / total, rel=1e-5)

@@ -96,6 +96,13 @@ class MSMixTrainingArguments(TrainingArguments):
                   "level, or the task's gradient share below its floor), SIG sits at the tanh bound or collapses, "
                   "or SASS passes nearly every pair (trainer.msmix_health)"},
     )
+    clip_grad_norm_per_group: bool = field(
+        default=True,
+        metadata={"help": "clip the shared parameters (encoders and fusion) and the mixing module's own (MS-Mix's "
+                  "SIG) each to max_grad_norm, instead of all together: SAL's large gradient on SIG then does not "
+                  "shrink the task's update through the global norm (trainer.msmix_trainer). A model without "
+                  "mixing parameters is clipped as by Trainer"},
+    )
     loss_gradient_norms: bool = field(
         default=True,
         metadata={"help": "on logged training steps, log each loss part's gradient norm on the shared parameters "

@@ -21,6 +21,11 @@ The model computes its loss (task + mixed + SAL + auxiliary, weights from its co
   the task's gradient share on the shared parameters below its floor), SIG sits at the tanh bound,
   its batch spread collapses, or SASS passes nearly every pair (``msmix_health_check=False`` in the
   training arguments turns it off).
+- gradient clipping (``max_grad_norm``) treats the shared parameters and the mixing module's own
+  parameters as two groups, each clipped to ``max_grad_norm`` (``clip_grad_norm_per_group``; one
+  group, as in ``Trainer``, for a model without mixing parameters): measured on LMF with MS-Mix and
+  stopped gradients into SIG, SAL's gradient on SIG made the global norm 5-16 while the encoders'
+  was about 1, so a global clip shrank the task's update by that factor.
 - on CPU runs, ``train`` first keeps freed memory in the process heap for reuse
   (:func:`~trainer.cpu_memory.keep_freed_cpu_memory`; ``keep_freed_cpu_memory=False`` in the
   training arguments turns it off).
@@ -36,7 +41,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from accelerate.utils import gather_object
+from accelerate.utils import DistributedType, gather_object
 from transformers import EvalPrediction, Trainer, TrainerCallback
 
 from .collator import MSMixDataCollator, epoch_mix_seed
@@ -147,6 +152,19 @@ class MSMixTrainer(Trainer):
             return False
         interval = self.state.logging_steps or self.args.logging_steps
         return (interval and step % int(interval) == 0) or (self.args.logging_first_step and step == 1)
+
+    def _clip_grad_norm(self, model):
+        """``Trainer``'s clipping, or with ``clip_grad_norm_per_group`` each parameter group of
+        :func:`~trainer.gradient_shares.parameter_groups` clipped to ``max_grad_norm`` on its own; returns the
+        pre-clip norm over all parameters either way."""
+        groups = parameter_groups(self.accelerator.unwrap_model(model))
+        if not getattr(self.args, "clip_grad_norm_per_group", True) or len(groups) < 2 or \
+                self.accelerator.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP):
+            return super()._clip_grad_norm(model)
+        total = self.accelerator.clip_grad_norm_(model.parameters(), float("inf"))  # unscales once, clips nothing
+        for parameters in groups.values():
+            torch.nn.utils.clip_grad_norm_(parameters, self.args.max_grad_norm)
+        return total
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         """(loss, predictions [B, 1], labels) without mixing."""
