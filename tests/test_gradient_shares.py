@@ -123,6 +123,6 @@ def test_clipping_per_group_clips_the_shared_and_the_mixing_parameters_apart(tmp
     total, norms = clip(per_group=True)
     # the pre-clip norm, as Trainer reports (float32 sums over ~10^5 entries: relative error 2e-5)
     assert total == pytest.approx((shared ** 2 + sig ** 2) ** 0.5, rel=1e-4)
-    assert norms == pytest.approx({"shared": 1.0, "sig": 1.0}, rel=1e-5)
+    assert norms == pytest.approx({"shared": 1.0, "sig": 1.0}, rel=1e-4)
     total, norms = clip(per_group=False)  # Trainer's global clip: SIG's gradient shrinks the shared one
-    assert norms["shared"] == pytest.approx(shared / total, rel=1e-5) and norms["sig"] == pytest.approx(sig / total, rel=1e-5)
+    assert norms["shared"] == pytest.approx(shared / total, rel=1e-4) and norms["sig"] == pytest.approx(sig / total, rel=1e-4)
