@@ -100,7 +100,7 @@ class MSMixTrainingArguments(TrainingArguments):
         metadata={"help": "CPU runs on Linux/glibc: keep freed memory in the process heap for reuse instead of "
                   "mapping and zeroing large tensors afresh every step (trainer.cpu_memory; TFN's and MulT's CPU "
                   "step take 0.6-0.85x the CPU time). Trade-off: freed memory is not returned to the OS until the "
-                  "process exits, and the peak RSS may grow a little (fragmentation: +2-18 % measured). Not applied "
+                  "process exits, and the peak RSS may grow a little (fragmentation: +2-18 percent measured). Not applied "
                   "on CUDA runs"},
     )
     per_device_train_batch_size: int = field(default=64, metadata={"help": "batch size per process for training"})
