@@ -80,6 +80,11 @@ class MSMixTrainingArguments(TrainingArguments):
         default="outputs/{backbone}-{augmentation}",
         metadata={"help": "where checkpoints, the model and the results go ({backbone}/{augmentation} are filled in)"},
     )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={"help": "write into an output_dir that already holds another run's files (files of the same name "
+                  "are replaced, the others stay); without it such a folder is refused"},
+    )
     seeds: list[int] = field(
         default_factory=list,
         metadata={"help": "train once per seed and report the mean and std of every metric (default: --seed)"},
