@@ -9,7 +9,8 @@ and refuses, naming the folder:
   (``--resume_from_checkpoint``) or is told to write over them (``--overwrite_output_dir``).
 
 A lock left by a process that no longer runs (killed) is reported and taken over. The lock is
-removed when the run ends, whether it finished or failed.
+removed when the run ends, whether it finished or failed, and so is the folder if the run made it
+and wrote nothing into it.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def claim_output_dir(output_dir: str | Path, overwrite: bool = False, resuming: 
     checks the folder's files, so all of them stop on a refusal.
     """
     output_dir = Path(output_dir)
-    lock = None
+    lock, created = None, not output_dir.exists()
     if take_lock:
         output_dir.mkdir(parents=True, exist_ok=True)
         lock = _take_lock(output_dir)
@@ -114,3 +115,5 @@ def claim_output_dir(output_dir: str | Path, overwrite: bool = False, resuming: 
     finally:
         if lock is not None:
             lock.unlink(missing_ok=True)
+            if created and not any(output_dir.iterdir()):  # a run that failed before writing leaves no folder
+                output_dir.rmdir()
