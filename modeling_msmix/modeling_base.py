@@ -142,7 +142,7 @@ class MSAPreTrainedModel(PreTrainedModel):
         except SafetensorError as error:
             raise OSError(f"{source}: the weights file (model.safetensors) is unreadable, truncated or empty: {error}") from None
         new_augmentation = kwargs.get("config") is not None and (
-            not saved_config or saved_config.get("augmentation") != kwargs["config"].augmentation
+            not saved_config or saved_config.get("augmentation") != getattr(kwargs["config"], "augmentation", None)
         )
         check_loaded_keys(source, type(model).__name__, loading_info, new_augmentation)
         model.check_finite_weights(f"{source} (model.safetensors)")

@@ -158,6 +158,9 @@ def test_robustness_refuses_a_dataset_of_another_kind_naming_model_and_dataset(r
     assert "dataset kind: the model's is 'mosi', the dataset's 'sims'" in message
     assert "label range: the model's is [-3, 3], the dataset's [-1, 1]" in message
     assert not list(tmp_path.iterdir())
+    with pytest.raises(SystemExit) as refused:  # naming the metric set does not make [-1, 1] labels fit
+        robustness_main(["--model", model, "--dataset", sims, "--dataset_kind", "sims", "--output_dir", str(tmp_path)])
+    assert "label range" in str(refused.value) and "dataset kind" not in str(refused.value)
 
 
 def test_robustness_refuses_other_feature_dims_before_any_forward_pass(robustness_data, tmp_path):
