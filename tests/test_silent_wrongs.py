@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -215,6 +216,7 @@ def test_a_second_run_into_a_finished_runs_folder_is_refused_unless_told(finishe
 
 
 def test_a_folder_held_by_a_live_run_is_refused_and_a_dead_runs_lock_is_taken_over(tmp_path, caplog):
+    (tmp_path / "out").mkdir()
     with claim_output_dir(tmp_path / "out"):
         assert (tmp_path / "out" / LOCK_FILE).read_text().split()[0] == str(os.getpid())
         with pytest.raises(OutputDirError, match=rf"is being written by another run \(PID {os.getpid()} "):
@@ -223,11 +225,15 @@ def test_a_folder_held_by_a_live_run_is_refused_and_a_dead_runs_lock_is_taken_ov
     assert not (tmp_path / "out" / LOCK_FILE).exists()
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    (tmp_path / "out" / LOCK_FILE).write_text(f"{dead.pid}\n")
+    (tmp_path / "out" / LOCK_FILE).write_text(f"{dead.pid} {socket.gethostname()}\n")
     with claim_output_dir(tmp_path / "out") as folder:
         assert (folder / LOCK_FILE).read_text().split()[0] == str(os.getpid())
     assert f"taking over the lock of PID {dead.pid}, which no longer runs" in caplog.text
     assert not (tmp_path / "out" / LOCK_FILE).exists()
+    (tmp_path / "out" / LOCK_FILE).write_text("")  # created, its PID not written yet
+    with pytest.raises(OutputDirError, match="which names no process"):
+        with claim_output_dir(tmp_path / "out"):
+            pass
 
 
 def test_an_edited_transcript_gives_fresh_text_features(tmp_path):

@@ -44,7 +44,7 @@ def _pid_is_running(pid: int) -> bool:
 
 
 def _read_lock(lock: Path) -> tuple[int | None, str]:
-    """(PID, host) written in ``lock``; PID ``None`` when the file is unreadable or half written."""
+    """(PID, host) written in ``lock``; PID ``None`` when the file is unreadable, empty or half written."""
     try:
         pid_text, _, host = lock.read_text().partition(" ")
         return int(pid_text), host.strip()
@@ -69,10 +69,12 @@ def _take_lock(output_dir: Path) -> Path:
     if _create_lock(lock):
         return lock
     pid, host = _read_lock(lock)
-    same_host = host in ("", socket.gethostname())
-    if pid is not None and (not same_host or _pid_is_running(pid)):
+    if pid is None:  # being written this instant by a run that just took it, or damaged
+        raise OutputDirError(f"--output_dir {str(output_dir)!r} is locked by {lock}, which names no process; "
+                             "remove that file if no run is writing the folder")
+    if host != socket.gethostname() or _pid_is_running(pid):
         raise OutputDirError(
-            f"--output_dir {str(output_dir)!r} is being written by another run (PID {pid} on {host or 'this host'}, "
+            f"--output_dir {str(output_dir)!r} is being written by another run (PID {pid} on {host}, "
             f"{lock}); give this run another --output_dir, or wait for that one to end"
         )
     logger.warning(f"--output_dir {output_dir}: taking over the lock of PID {pid}, which no longer runs ({lock})")
