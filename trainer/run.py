@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from accelerate import PartialState
 from transformers import HfArgumentParser
 from transformers.utils import logging
 
@@ -132,6 +133,7 @@ def run(data_args: DataArguments, model_args: ModelArguments, training_args: MSM
         with claim_output_dir(output_dir, overwrite=training_args.overwrite_output_dir,
                               resuming=training_args.resume_from_checkpoint is not None,
                               take_lock=training_args.process_index == 0):
+            PartialState().wait_for_everyone()  # every process has checked the folder before any writes into it
             return train_and_report(data, config, data_args, model_args, training_args, output_dir)
     except OutputDirError as error:
         raise RunArgumentError(str(error)) from error
