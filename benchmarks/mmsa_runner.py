@@ -1,7 +1,8 @@
 """Train one backbone with the MMSA package for a fixed number of epochs; print a JSON result.
 
 This file runs inside MMSA's own virtual environment (``bench_vs_mmsa.py`` starts it as a
-subprocess) and imports only MMSA, torch and the standard library.
+subprocess) and imports only MMSA, torch and the standard library (MMSA once the arguments are
+parsed, so ``--help`` works anywhere).
 
 It drives MMSA the way ``MMSA.run._run`` does (``get_config_regression``, ``MMDataLoader``,
 ``AMIO``, ``ATIO().getTrain``, ``do_train``, best checkpoint, ``do_test``) with two changes:
@@ -26,11 +27,6 @@ import time
 from pathlib import Path
 
 import torch
-from MMSA.config import get_config_regression
-from MMSA.data_loader import MMDataLoader
-from MMSA.models import AMIO
-from MMSA.trains import ATIO
-from MMSA.utils import count_parameters, setup_seed
 
 
 class _ReduceLROnPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -38,9 +34,6 @@ class _ReduceLROnPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
 
     def __init__(self, *args, verbose: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-
-
-importlib.import_module("MMSA.trains.singleTask.MULT").ReduceLROnPlateau = _ReduceLROnPlateau
 
 
 class _EpochsDone(Exception):
@@ -85,6 +78,14 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    # MMSA is imported after parsing, so that --help answers outside MMSA's environment too.
+    from MMSA.config import get_config_regression
+    from MMSA.data_loader import MMDataLoader
+    from MMSA.models import AMIO
+    from MMSA.trains import ATIO
+    from MMSA.utils import count_parameters, setup_seed
+
+    importlib.import_module("MMSA.trains.singleTask.MULT").ReduceLROnPlateau = _ReduceLROnPlateau
     logging.getLogger("MMSA").setLevel(logging.ERROR)
     config = get_config_regression(args.model, "mosi")
     with tempfile.TemporaryDirectory() as workdir:

@@ -36,6 +36,28 @@ from .mixing_msmix import MSMix, StepMasks
 from .modality_masks import drop_modalities, modality_present, random_modality_keep, row_seeds
 
 MODALITY_NAMES = ("text", "audio", "vision")
+MIXING_PREFIX = "augmentation."
+LISTED_KEYS = 3
+
+
+def check_loaded_keys(source: str, model_name: str, loading_info: dict, new_augmentation: bool) -> None:
+    """Raise ``ValueError`` naming ``source`` and a few keys when the saved weights do not fit the model.
+
+    ``loading_info`` is what ``from_pretrained(..., output_loading_info=True)`` returns. With
+    ``new_augmentation``, keys of the mixing module (``augmentation.``) may be missing or unexpected.
+    """
+    problems = {
+        "missing from the weights": sorted(loading_info.get("missing_keys", ())),
+        "in the weights but not in the model": sorted(loading_info.get("unexpected_keys", ())),
+        "of another shape": sorted(str(key[0]) for key in loading_info.get("mismatched_keys", ())),
+    }
+    if new_augmentation:
+        problems = {what: [key for key in keys if not key.startswith(MIXING_PREFIX)] for what, keys in problems.items()}
+    found = {what: keys for what, keys in problems.items() if keys}
+    if found:
+        details = "; ".join(f"{len(keys)} key(s) {what}, e.g. {keys[:LISTED_KEYS]}" for what, keys in found.items())
+        raise ValueError(f"{source}: the weights do not fit the {model_name} its config.json describes ({details}); "
+                         "the config and the weights come from different models")
 
 
 @dataclass
@@ -96,22 +118,37 @@ class MSAPreTrainedModel(PreTrainedModel):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
         """transformers' ``from_pretrained``, refusing (with the file named) a local ``config.json`` of
-        another backbone, an unreadable (truncated, empty) weights file and weights that are not finite."""
+        another backbone, an unreadable (truncated, empty) weights file, weights that do not fit the
+        config's model (missing or unexpected keys: another backbone's weights under this config) and
+        weights that are not finite.
+
+        Only the mixing module's weights may differ, and only when ``config`` is passed with another
+        augmentation than the saved one (fine-tuning with a new augmentation starts its module afresh).
+        """
         source = str(pretrained_model_name_or_path)
         config_file = os.path.join(source, "config.json")
-        expected = cls.config_class.model_type
-        if expected and kwargs.get("config") is None and os.path.isfile(config_file):
+        saved_config = {}
+        if os.path.isfile(config_file):
             with open(config_file, encoding="utf-8") as handle:
-                saved = json.load(handle).get("model_type")
+                saved_config = json.load(handle)
+        expected = cls.config_class.model_type
+        if expected and kwargs.get("config") is None and saved_config:
+            saved = saved_config.get("model_type")
             if saved != expected:
                 raise ValueError(f"{config_file} describes a {saved!r} model; {cls.__name__} loads {expected!r} models")
+        wants_loading_info = kwargs.pop("output_loading_info", False)
         try:
-            loaded = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+            model, loading_info = super().from_pretrained(
+                pretrained_model_name_or_path, *args, output_loading_info=True, **kwargs
+            )
         except SafetensorError as error:
             raise OSError(f"{source}: the weights file (model.safetensors) is unreadable, truncated or empty: {error}") from None
-        model = loaded[0] if isinstance(loaded, tuple) else loaded
+        new_augmentation = kwargs.get("config") is not None and (
+            not saved_config or saved_config.get("augmentation") != getattr(kwargs["config"], "augmentation", None)
+        )
+        check_loaded_keys(source, type(model).__name__, loading_info, new_augmentation)
         model.check_finite_weights(f"{source} (model.safetensors)")
-        return loaded
+        return (model, loading_info) if wants_loading_info else model
 
     def check_finite_weights(self, source: str) -> None:
         """Raise ``ValueError`` naming ``source`` and the first tensor when any weight is NaN or infinite."""

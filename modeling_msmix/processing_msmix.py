@@ -32,11 +32,26 @@ from .extraction_config import ExtractionConfig
 from .feature_schema import ERROR, MODALITIES, length_column
 from .sample_extractor import SampleOutcome, load_sample_extractor, resolve_device
 
+PROCESSOR_CONFIG_FILE = "processor_config.json"
 PUBLISH_HINT = (
     "name the extractors by their Hub ids with revisions when extracting (e.g. --text_model "
     "bert-base-uncased --text_revision <commit>, likewise --audio_model/--vision_model), or pass "
     "allow_local_extractors=True to publish anyway (users will not be able to featurise new videos)"
 )
+
+
+def check_processor_settings(**settings: Any) -> None:
+    """Refuse, naming the field, a length limit that is not a positive int or ``None``, a non-bool
+    ``pad_to_max_length`` and a negative or non-int ``pad_token_id`` (each would silently change the batch)."""
+    for name, value in settings.items():
+        if name.startswith("max_"):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive number of steps or null (no limit), got {value!r}")
+        elif name == "pad_to_max_length":
+            if not isinstance(value, bool):
+                raise ValueError(f"pad_to_max_length must be true or false, got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a token id (an int >= 0), got {value!r}")
 
 
 class ClipError(ValueError):
@@ -84,6 +99,9 @@ class MSMixProcessor(ProcessorMixin):
         pad_token_id: int = 0,
     ) -> None:
         super().__init__()
+        check_processor_settings(max_text_length=max_text_length, max_audio_length=max_audio_length,
+                                 max_vision_length=max_vision_length, pad_to_max_length=pad_to_max_length,
+                                 pad_token_id=pad_token_id)
         if not extraction:
             raise ValueError(
                 "MSMixProcessor needs the extraction settings (extraction=ExtractionConfig(...) or its dict): "
@@ -98,6 +116,14 @@ class MSMixProcessor(ProcessorMixin):
         self.pad_token_id = pad_token_id
         if pad_to_max_length and None in self.max_lengths.values():
             raise ValueError("pad_to_max_length needs max_text_length, max_audio_length and max_vision_length")
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str, *args: Any, **kwargs: Any) -> "MSMixProcessor":
+        """``ProcessorMixin.from_pretrained``; a bad setting in ``processor_config.json`` is refused naming the file."""
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        except ValueError as error:
+            raise ValueError(f"{pretrained_model_name_or_path}/{PROCESSOR_CONFIG_FILE}: {error}") from error
 
     @property
     def extraction_config(self) -> ExtractionConfig:

@@ -69,7 +69,7 @@ def quick_flags(command: str, tiny_models: dict[str, str]) -> str:
     ``tiny_models`` names the tiny extractors (local folders, or their repositories on the local Hub).
     """
     flags = []
-    if "trainer/run.py" in command or "trainer.experiment" in command:
+    if any(name in command for name in ("trainer/run.py", "trainer.run", "trainer.experiment")):
         flags.append(TRAINING_FLAGS)
     if "data_processing.extract" in command:
         flags.append(" ".join(f"--{m}_model {path}" for m, path in tiny_models.items()) + " --device cpu")

@@ -80,6 +80,11 @@ class MSMixTrainingArguments(TrainingArguments):
         default="outputs/{backbone}-{augmentation}",
         metadata={"help": "where checkpoints, the model and the results go ({backbone}/{augmentation} are filled in)"},
     )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={"help": "write into an output_dir that already holds another run's files (files of the same name "
+                  "are replaced, the others stay); without it such a folder is refused"},
+    )
     seeds: list[int] = field(
         default_factory=list,
         metadata={"help": "train once per seed and report the mean and std of every metric (default: --seed)"},
@@ -114,7 +119,7 @@ class MSMixTrainingArguments(TrainingArguments):
         metadata={"help": "CPU runs on Linux/glibc: keep freed memory in the process heap for reuse instead of "
                   "mapping and zeroing large tensors afresh every step (trainer.cpu_memory; TFN's and MulT's CPU "
                   "step take 0.6-0.85x the CPU time). Trade-off: freed memory is not returned to the OS until the "
-                  "process exits, and the peak RSS may grow a little (fragmentation: +2-18 % measured). Not applied "
+                  "process exits, and the peak RSS may grow a little (fragmentation: +2-18 percent measured). Not applied "
                   "on CUDA runs"},
     )
     per_device_train_batch_size: int = field(default=64, metadata={"help": "batch size per process for training"})

@@ -274,5 +274,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         sys.exit(f"trainer.experiment: error: {error}")
 
 
+def cli() -> None:
+    """The ``msmix-experiment`` console script: ``main`` on the command line, its results dict not returned
+    (a console script exits with what its function returns)."""
+    main()
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    cli()

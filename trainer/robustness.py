@@ -41,6 +41,7 @@ from data_processing.schema import read_metadata
 
 from .collator import MSMixDataCollator
 from .metrics import compute_msa_metrics
+from .model_data_fit import check_model_fits_dataset
 from .msmix_trainer import MSMixTrainer
 from .report import format_value, is_percentage, metric_names
 from .robustness_protocols import (
@@ -326,12 +327,17 @@ def evaluate_robustness(args: RobustnessArguments, model=None, dataset: DatasetD
             dataset = load_msa_dataset(args.dataset, args.dataset_config_name)
         except Exception as error:  # any failure to load names the flag
             raise RobustnessArgumentError(f"--dataset {args.dataset!r}: {type(error).__name__}: {error}") from error
+    try:
+        check_model_fits_dataset(model.config, read_metadata(dataset), args.model, args.dataset,
+                                 check_kind=args.dataset_kind is None)
+    except ValueError as error:
+        raise RobustnessArgumentError(str(error)) from error
     if args.split not in dataset:
         raise RobustnessArgumentError(f"--split {args.split!r} is not in the dataset (it has {sorted(dataset)})")
     rows = dataset[args.split]
     if args.max_predict_samples is not None:
         rows = rows.select(range(min(args.max_predict_samples, rows.num_rows)))
-    kind = args.dataset_kind or model.config.dataset_kind or read_metadata(dataset).dataset_kind
+    kind = args.dataset_kind or model.config.dataset_kind
     collator = MSMixDataCollator(max_text_length=args.max_text_length, max_audio_length=args.max_audio_length,
                                  max_vision_length=args.max_vision_length, return_mix_seed=False)
     evaluator = RobustnessEvaluator(model, rows.with_format("torch"), collator, kind, args.per_device_eval_batch_size)
@@ -378,5 +384,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         sys.exit(f"trainer.robustness: error: {error}")
 
 
+def cli() -> None:
+    """The ``msmix-robustness`` console script: ``main`` on the command line, its results dict not returned
+    (a console script exits with what its function returns)."""
+    main()
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    cli()

@@ -1,4 +1,7 @@
-"""Train an msmix model with ``transformers.Trainer``: ``accelerate launch trainer/run.py [options]``.
+"""Train an msmix model with ``transformers.Trainer``: ``accelerate launch -m trainer.run [options]``.
+
+From any folder once msmix is installed: ``accelerate launch -m trainer.run``, ``python -m trainer.run``
+or the console script ``msmix-train`` (in a checkout, ``accelerate launch trainer/run.py`` too).
 
 With no options it trains the default backbone (LMF) with MS-Mix on the built-in default
 dataset, selects the best epoch by the validation MAE, and prints the test metrics next to
@@ -13,7 +16,12 @@ those of predicting the training mean. Options are ``TrainingArguments`` plus:
   ``--model_name_or_path``;
 - run: ``--seeds 1111 1112 1113`` (one model per seed; mean ± std of every metric),
   ``--metric_for_best_model`` (default ``MAE``, computed on the predictions of all processes; e.g. ``Corr``),
-  ``--early_stopping_patience``, ``--resume_from_checkpoint last``, ``--push_to_hub``.
+  ``--early_stopping_patience``, ``--resume_from_checkpoint last``, ``--overwrite_output_dir``, ``--push_to_hub``.
+
+A recipe named as in the docs (``trainer/recipes/mosi/lmf.yaml``) is the one installed with msmix
+when no such file exists in the current folder. One run holds its ``--output_dir`` at a time, and a
+folder that holds another run's files is refused unless the run resumes or is told to overwrite
+(``trainer.output_dir_guard``).
 
 The model config is filled from the dataset's metadata (dims, label range, kind, and the whole
 metadata incl. extraction settings as ``dataset_metadata``). Each seed trains into
@@ -37,16 +45,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from accelerate import PartialState
 from transformers import HfArgumentParser
 from transformers.utils import logging
 
 from data_processing.cli import parse_cli
 from data_processing.schema import MSAMetadata
+from modeling_msmix import MSAConfig
 from trainer.arguments import DataArguments, ModelArguments, MSMixTrainingArguments
+from trainer.output_dir_guard import OutputDirError, claim_output_dir
+from trainer.recipe_files import installed_recipe_path
 from trainer.report import markdown_table, metric_names, summarize_seeds, train_mean_baseline, write_results
 from trainer.run_environment import run_environment
 from trainer.training_run import (
     RunArgumentError,
+    TrainingData,
     build_config,
     build_processor,
     load_training_data,
@@ -97,7 +110,10 @@ def push_best_model(results: dict[str, Any], training_args: MSMixTrainingArgumen
 
 def check_publishable(data_args: DataArguments, training_args: MSMixTrainingArguments, metadata: MSAMetadata) -> None:
     """With ``--push_to_hub``, refuse before training to publish a model whose extractors are local folders."""
-    processor = build_processor(data_args, metadata)
+    try:
+        processor = build_processor(data_args, metadata)
+    except ValueError as error:
+        raise RunArgumentError(f"--max_*_length / --pad_to_max_length: {error}") from error
     if training_args.push_to_hub and processor is not None:
         try:
             processor.check_publishable(training_args.hub_allow_local_extractors)
@@ -113,6 +129,19 @@ def run(data_args: DataArguments, model_args: ModelArguments, training_args: MSM
     config = build_config(model_args, data.metadata)
     check_publishable(data_args, training_args, data.metadata)
     output_dir = resolve_output_dir(training_args, model_args)
+    try:
+        with claim_output_dir(output_dir, overwrite=training_args.overwrite_output_dir,
+                              resuming=training_args.resume_from_checkpoint is not None,
+                              take_lock=training_args.process_index == 0):
+            PartialState().wait_for_everyone()  # every process has checked the folder before any writes into it
+            return train_and_report(data, config, data_args, model_args, training_args, output_dir)
+    except OutputDirError as error:
+        raise RunArgumentError(str(error)) from error
+
+
+def train_and_report(data: TrainingData, config: MSAConfig, data_args: DataArguments, model_args: ModelArguments,
+                     training_args: MSMixTrainingArguments, output_dir: Path) -> dict[str, Any]:
+    """Train one model per seed into ``output_dir``, write the results (and push the best model when asked)."""
     runs = [
         train_one_seed(data, config, model_args, data_args, training_args, seed, output_dir / f"seed-{seed}")
         for seed in training_args.run_seeds
@@ -158,6 +187,9 @@ def run(data_args: DataArguments, model_args: ModelArguments, training_args: MSM
 
 def parse_arguments(argv: list[str] | None) -> tuple[DataArguments, ModelArguments, MSMixTrainingArguments]:
     """Parse ``[recipe.yaml | args.json] [--flag value ...]``; flags override the file."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not argv[0].startswith("-"):
+        argv[0] = installed_recipe_path(argv[0])
     return parse_cli(HfArgumentParser((DataArguments, ModelArguments, MSMixTrainingArguments)), argv)
 
 
@@ -171,5 +203,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         sys.exit(f"run.py: error: {error}")
 
 
+def cli() -> None:
+    """The ``msmix-train`` console script: ``main`` on the command line (a console script exits with
+    what its function returns, so the results dict is not returned)."""
+    main()
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    cli()
