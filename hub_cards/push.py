@@ -210,10 +210,21 @@ def push_dataset(
         The ``CommitInfo`` of the card commit.
 
     Raises:
+        HubAccessError: ``HF_HUB_OFFLINE`` is set, or the Parquet files could not be pushed (the Hub
+            cannot be reached or refused them); nothing was committed. The message names the repo.
         DatasetCardNotPushed: the Parquet commit landed but the card did not; the message names the
             repo and that commit. Running ``push_dataset`` again replaces both and completes it.
     """
-    pushed_data = dataset.push_to_hub(repo_id, private=private, token=token)
+    if constants.HF_HUB_OFFLINE:
+        raise HubAccessError(f"dataset {repo_id}: HF_HUB_OFFLINE is set, so the Hub cannot be reached; nothing was pushed")
+    try:
+        pushed_data = dataset.push_to_hub(repo_id, private=private, token=token)
+    except Exception as error:  # connection, HTTP and login errors: say which, in one line
+        reason = (str(error).strip().splitlines() or [""])[0]
+        raise HubAccessError(
+            f"dataset {repo_id}: pushing the Parquet files to the Hub at {constants.ENDPOINT} failed, nothing was "
+            f"committed ({type(error).__name__}: {reason})"
+        ) from error
     api = HfApi(token=token)
     try:
         repo_id = api.repo_info(repo_id, repo_type="dataset").id

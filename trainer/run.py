@@ -51,6 +51,7 @@ from trainer.training_run import (
     build_processor,
     load_training_data,
     preflight_checks,
+    resume_checkpoint,
     train_one_seed,
 )
 
@@ -113,6 +114,8 @@ def run(data_args: DataArguments, model_args: ModelArguments, training_args: MSM
     config = build_config(model_args, data.metadata)
     check_publishable(data_args, training_args, data.metadata)
     output_dir = resolve_output_dir(training_args, model_args)
+    for seed in training_args.run_seeds:
+        resume_checkpoint(training_args, output_dir / f"seed-{seed}")
     runs = [
         train_one_seed(data, config, model_args, data_args, training_args, seed, output_dir / f"seed-{seed}")
         for seed in training_args.run_seeds
