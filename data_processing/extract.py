@@ -124,7 +124,8 @@ class RunArguments:
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, cuda:1 ..."})
     batch_size: int = field(default=8, metadata={"help": "samples per datasets.map batch"})
     min_face_hit_rate: float = field(
-        default=MIN_FACE_HIT_RATE, metadata={"help": "the summary lists clips whose share of frames with a face is under this"}
+        default=MIN_FACE_HIT_RATE,
+        metadata={"help": "the summary lists clips whose share of frames with a face is under this"},
     )
 
 
@@ -448,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         args, config = parse_cli(HfArgumentParser((RunArguments, ExtractionConfig)), argv)
         run_extraction(args, config)
     except (ExtractionFailed, ValueError) as error:  # ValueError: a bad manifest or setting, said in the message
-        print(f"error: {error}", file=sys.stderr)
+        print(f"data_processing.extract: error: {error}", file=sys.stderr)
         return 1
     return 0
 

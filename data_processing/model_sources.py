@@ -47,7 +47,8 @@ def model_source_problem(name: str, revision: str | None = None, filename: str =
     if isinstance(try_to_load_from_cache(name, filename, revision=revision), str):
         return None
     if constants.HF_HUB_OFFLINE:
-        return f"not a local folder, and not in the Hugging Face cache while HF_HUB_OFFLINE is set; {LOCAL_FOLDER_ADVICE}"
+        return ("not a local folder, and not in the Hugging Face cache while HF_HUB_OFFLINE is set; "
+                f"{LOCAL_FOLDER_ADVICE}")
     try:
         get_hf_file_metadata(hf_hub_url(name, filename, revision=revision), timeout=HUB_TIMEOUT_SECONDS)
     except Exception as error:  # connection, HTTP and not-found errors all mean: cannot be loaded from the Hub

@@ -216,7 +216,9 @@ def push_dataset(
             repo and that commit. Running ``push_dataset`` again replaces both and completes it.
     """
     if constants.HF_HUB_OFFLINE:
-        raise HubAccessError(f"dataset {repo_id}: HF_HUB_OFFLINE is set, so the Hub cannot be reached; nothing was pushed")
+        raise HubAccessError(
+            f"dataset {repo_id}: HF_HUB_OFFLINE is set, so the Hub cannot be reached; nothing was pushed"
+        )
     try:
         pushed_data = dataset.push_to_hub(repo_id, private=private, token=token)
     except Exception as error:  # connection, HTTP and login errors: say which, in one line

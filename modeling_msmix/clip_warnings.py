@@ -20,7 +20,7 @@ LOW_FACE_HIT_RATE = "low_face_hit_rate"
 
 
 def has_low_face_hit_rate(stats: Mapping[str, Any], min_face_hit_rate: float = MIN_FACE_HIT_RATE) -> bool:
-    """Whether the clip of ``stats`` (a ``SampleOutcome.stats``) had a face in under ``min_face_hit_rate`` of its frames."""
+    """Whether the clip of ``stats`` (``SampleOutcome.stats``) had a face in under ``min_face_hit_rate`` of its frames."""
     sampled = stats.get("frames_sampled") or 0
     return bool(sampled) and 1 - stats.get("frames_without_face", 0) / sampled < min_face_hit_rate
 

@@ -490,6 +490,7 @@ def test_dataset_card_commit_failure_says_what_is_on_the_hub(monkeypatch):
     class Pushed:
         oid = "abc123"
 
+    monkeypatch.setattr(hub_cards.push.constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(DatasetDict, "push_to_hub", lambda self, repo_id, **kwargs: Pushed())
 
     def refused(*args, **kwargs):

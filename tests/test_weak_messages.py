@@ -105,8 +105,9 @@ def extraction_error(tmp_path: Path, capsys, *flags: str) -> str:
 
 def test_default_extractors_without_the_hub_name_the_flag_at_once(tmp_path, capsys, offline):
     error = extraction_error(tmp_path, capsys)
-    assert error == ("error: --text_model 'bert-base-uncased': not a local folder, and not in the Hugging Face "
-                     "cache while HF_HUB_OFFLINE is set; pass a local folder written by save_pretrained instead")
+    assert error == ("data_processing.extract: error: --text_model 'bert-base-uncased': not a local folder, and not "
+                     "in the Hugging Face cache while HF_HUB_OFFLINE is set; pass a local folder written by "
+                     "save_pretrained instead")
 
 
 def test_an_unreachable_hub_is_asked_once_and_named(tmp_path, capsys, monkeypatch, tiny_extractors):
@@ -120,7 +121,8 @@ def test_an_unreachable_hub_is_asked_once_and_named(tmp_path, capsys, monkeypatc
     monkeypatch.setattr(model_sources, "get_hf_file_metadata", unreachable)
     monkeypatch.setattr(model_sources.constants, "HF_HUB_OFFLINE", False)
     error = extraction_error(tmp_path, capsys, "--text_model", models["text"], "--vision_model", models["vision"])
-    assert error.startswith("error: --audio_model 'facebook/wav2vec2-base': not a local folder, and the Hub at ")
+    assert error.startswith("data_processing.extract: error: --audio_model 'facebook/wav2vec2-base': not a local "
+                            "folder, and the Hub at ")
     assert error.endswith("cannot give it (ConnectError: [Errno -2] Name or service not known); pass a local folder "
                           "written by save_pretrained instead")
     assert len(calls) == 1 and calls[0].endswith("facebook/wav2vec2-base/resolve/main/config.json")
@@ -129,12 +131,13 @@ def test_an_unreachable_hub_is_asked_once_and_named(tmp_path, capsys, monkeypatc
 def test_missing_or_unloadable_extractor_folders_name_the_flag(tmp_path, capsys, tiny_extractors):
     models = tiny_extractors
     error = extraction_error(tmp_path, capsys, "--text_model", models["text"], "--audio_model", "models/wav2vec2/v1")
-    assert error == ("error: --audio_model 'models/wav2vec2/v1': no such folder (a local path; Hub ids are "
-                     "'user/name')")
+    assert error == ("data_processing.extract: error: --audio_model 'models/wav2vec2/v1': no such folder (a local "
+                     "path; Hub ids are 'user/name')")
     (tmp_path / "empty").mkdir()
     error = extraction_error(tmp_path, capsys, "--text_model", models["text"], "--audio_model", models["audio"],
                              "--vision_model", str(tmp_path / "empty"))
-    assert error.startswith(f"error: --vision_model '{tmp_path / 'empty'}' cannot be loaded: ")
+    assert error.startswith(f"data_processing.extract: error: --vision_model '{tmp_path / 'empty'}' cannot be "
+                            "loaded: ")
     assert "config.json" in error
 
 
@@ -148,8 +151,9 @@ def test_predict_refuses_a_missing_folder_an_unreachable_id_and_other_models(tmp
     cases = {
         "runs/lmf/seed-1111": "no such folder (a local path; Hub ids are 'user/name')",
         "someone/lmf-msmix": "not a local folder, and not in the Hugging Face cache while HF_HUB_OFFLINE is set",
-        str(model_folders / "bert"): "not an msmix model: its config.json has model_type 'bert', not one of "
-                                     "['msmix_almt', 'msmix_glomo', 'msmix_lmf', 'msmix_misa', 'msmix_mult', 'msmix_tfn']",
+        str(model_folders / "bert"): "not an msmix model: its config.json has model_type 'bert', not one of ["
+                                     "'msmix_almt', 'msmix_glomo', 'msmix_lmf', 'msmix_misa', 'msmix_mult', "
+                                     "'msmix_tfn']",
     }
     for model, reason in cases.items():
         message = stop_message(predict_main, ["--model", model, "--videos", video])

@@ -309,8 +309,9 @@ def resume_checkpoint(training_args: MSMixTrainingArguments, seed_dir: str | Pat
         except SafetensorError as error:
             raise RunArgumentError(f"--resume_from_checkpoint: {weights} is unreadable, truncated or empty: {error}") from None
     if not (Path(value) / TRAINER_STATE_NAME).is_file():
-        raise RunArgumentError(f"--resume_from_checkpoint {value!r} is not a checkpoint: it has no {TRAINER_STATE_NAME} "
-                               "(checkpoints are the checkpoint-<step> folders in a seed's output_dir)")
+        raise RunArgumentError(f"--resume_from_checkpoint {value!r} is not a checkpoint: it has no "
+                               f"{TRAINER_STATE_NAME} (checkpoints are the checkpoint-<step> folders in a seed's "
+                               "output_dir)")
     return value
 
 
