@@ -11,23 +11,26 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 from skimage import data as skimage_data
 
 from data_processing.error_report import ExtractionReport
 from data_processing.extract import main as extract_main
 from demo import views
-from modeling_msmix import BACKBONES
 from modeling_msmix.clip_warnings import MIN_FACE_HIT_RATE, clip_warnings, face_hits, low_face_hit_rate_warning
-from modeling_msmix.extraction_config import ExtractionConfig
 from modeling_msmix.feature_schema import WARNING, Issue
 from trainer.predict import load_sentiment_pipeline
 from trainer.predict import main as predict_main
 
-_FIXTURES = Path(__file__).with_name("extraction_fixtures.py")
-_spec = importlib.util.spec_from_file_location("extraction_fixtures", _FIXTURES)
-fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fixtures)
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+fixtures = _load("extraction_fixtures")
+pipeline_tests = _load("test_pipeline")
 
 TRANSCRIPT = "i really love this movie"
 
@@ -47,23 +50,14 @@ def write_half_face_video(path: Path, seconds: float = 2.0, fps: int = 10) -> Pa
     return path
 
 
+setup = pipeline_tests.setup  # tiny extractors and a tiny TFN saved with their extraction settings
+
+
 @pytest.fixture(scope="module")
-def clip_setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("parity")
-    extractors = fixtures.build_tiny_models(root / "extractors")
-    extraction = ExtractionConfig(text_model=extractors["text"], audio_model=extractors["audio"],
-                                  vision_model=extractors["vision"], vision_fps=5.0).to_dict()
-    config_class, model_class = BACKBONES["tfn"]
-    config = config_class(text_hidden_dim=8, text_out_dim=8, audio_hidden_dim=4, vision_hidden_dim=4,
-                          post_fusion_dim=8)
-    config.apply_dataset_metadata({"dataset_kind": "mosi", "label_min": -3.0, "label_max": 3.0,
-                                   "text_dim": fixtures.TEXT_DIM, "audio_dim": fixtures.AUDIO_DIM,
-                                   "vision_dim": fixtures.VISION_DIM, "extraction": extraction, "source": "test"})
-    torch.manual_seed(0)
-    model_class(config).save_pretrained(root / "model")
-    video = write_half_face_video(root / "half.avi")
-    (root / "half.txt").write_text(TRANSCRIPT)
-    return {"root": root, "extractors": extractors, "model": str(root / "model"), "video": str(video)}
+def clip_setup(setup):
+    video = write_half_face_video(setup["root"] / "half.avi")
+    video.with_suffix(".txt").write_text(TRANSCRIPT)  # the transcript trainer.predict finds beside the video
+    return {**setup, "video": str(video)}
 
 
 def test_the_rule_flags_a_partial_face_hit_rate_once():
@@ -82,8 +76,9 @@ def test_the_rule_flags_a_partial_face_hit_rate_once():
 
 
 def test_extraction_pipeline_predict_and_demo_warn_alike(clip_setup, capsys, tmp_path):
-    root, extractors = clip_setup["root"], clip_setup["extractors"]
-    (tmp_path / "clips.csv").write_text(f"id,video,text,label,split\nhalf,{clip_setup['video']},{TRANSCRIPT},1,train\n")
+    extractors = clip_setup["extractors"]
+    manifest = f"id,video,text,label,split\nhalf,{clip_setup['video']},{TRANSCRIPT},1,train\n"
+    (tmp_path / "clips.csv").write_text(manifest)
     capsys.readouterr()
     assert extract_main(["--manifest", str(tmp_path / "clips.csv"), "--output", str(tmp_path / "data"),
                          "--text_model", extractors["text"], "--audio_model", extractors["audio"],
@@ -102,6 +97,7 @@ def test_extraction_pipeline_predict_and_demo_warn_alike(clip_setup, capsys, tmp
     assert expected in batch["details"][0]["warnings"]
     assert f"- {expected}" in views.warnings_markdown(result["warnings"])
 
-    output = root / "predictions.jsonl"
-    assert predict_main(["--model", clip_setup["model"], "--videos", clip_setup["video"], "--output", str(output)]) == 0
+    output = tmp_path / "predictions.jsonl"
+    assert predict_main(["--model", clip_setup["model"], "--videos", clip_setup["video"], "--output",
+                         str(output)]) == 0
     assert expected in json.loads(output.read_text())["warnings"]
