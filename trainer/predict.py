@@ -12,7 +12,9 @@ beside it (both read as UTF-8, a BOM accepted), or what ``--asr_model`` hears. W
 them the command stops before loading a model and lists those videos. Results are JSON lines
 (stdout or ``--output``): ``video``, ``sentiment``, ``label`` (7 classes), ``intensities``
 (text/audio/vision; None for a missing modality or a model without MS-Mix), ``warnings`` and, for
-a file that failed, ``error``. The exit status is 1 when any file failed.
+a file that failed, ``error``. The exit status is 1 when any file failed. A ``--model`` or
+``--asr_model`` that is a missing folder or a Hub id neither cached nor reachable, and a ``--model``
+that is not an msmix model, stop the command at once with one line naming the flag.
 """
 
 from __future__ import annotations
