@@ -257,7 +257,7 @@ def test_resuming_without_a_checkpoint_names_the_folder(dataset_dir, tmp_path):
 
 def test_push_dataset_offline_or_unreachable_says_so_in_one_line(monkeypatch, offline):
     dataset = DatasetDict({"train": helpers.generate_default_dataset(helpers.TINY_DATA)["train"]})
-    with pytest.raises(hub_cards.push.HubAccessError, match=r"^dataset someone/data: HF_HUB_OFFLINE is set, so the "
+    with pytest.raises(hub_cards.push.DatasetNotPushed, match=r"^dataset someone/data: HF_HUB_OFFLINE is set, so the "
                                                             r"Hub cannot be reached; nothing was pushed$"):
         hub_cards.push.push_dataset(dataset, "someone/data")
     monkeypatch.setattr(hub_cards.push.constants, "HF_HUB_OFFLINE", False)
@@ -266,7 +266,7 @@ def test_push_dataset_offline_or_unreachable_says_so_in_one_line(monkeypatch, of
         raise httpx.ConnectError("[Errno -2] Name or service not known\nmore detail")
 
     monkeypatch.setattr(DatasetDict, "push_to_hub", unreachable)
-    with pytest.raises(hub_cards.push.HubAccessError) as failed:
+    with pytest.raises(hub_cards.push.DatasetNotPushed) as failed:
         hub_cards.push.push_dataset(dataset, "someone/data")
     assert str(failed.value).startswith("dataset someone/data: pushing the Parquet files to the Hub at ")
     assert str(failed.value).endswith("failed, nothing was committed (ConnectError: [Errno -2] Name or service not "
