@@ -3,12 +3,18 @@
 ``python -m <cli> config.yaml --learning_rate 3e-4``: the file's keys become the parser's
 defaults and the flags given after it override them. A key that no argument of the CLI takes
 stops the run with a message naming the key and the file.
+
+Bad input ends every command in one line, ``<command>: error: <message>``, not a traceback:
+each ``main`` runs its work inside :func:`one_line_errors` with the exception classes that mean
+"the input is wrong" (their messages name the flag, file, split or key).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +68,16 @@ def parse_cli(parser: HfArgumentParser, argv: list[str] | None = None,
     if config_file is not None:
         apply_config_file(parser, config_file)
     return parser.parse_args_into_dataclasses(args=flags, return_remaining_strings=return_remaining_strings)
+
+
+@contextmanager
+def one_line_errors(command: str, *errors: type[BaseException]) -> Iterator[None]:
+    """Turn an exception of the classes ``errors`` into ``SystemExit("<command>: error: <message>")``.
+
+    The exit status is 1 and the message is printed on stderr without a traceback; any other
+    exception keeps its traceback (it is a defect, not bad input).
+    """
+    try:
+        yield
+    except errors as error:
+        raise SystemExit(f"{command}: error: {error}") from None

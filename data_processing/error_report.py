@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modeling_msmix.clip_warnings import MIN_FACE_HIT_RATE, face_hits, has_low_face_hit_rate
 from modeling_msmix.feature_schema import ERROR, WARNING, Issue
 
 FALLBACK_CODES: tuple[str, ...] = ("no_audio_track", "audio_too_short", "empty_transcript", "no_face")
@@ -74,7 +75,7 @@ class ExtractionReport:
         path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True), encoding="utf-8")
         return path
 
-    def summary(self, min_face_hit_rate: float = 0.8) -> str:
+    def summary(self, min_face_hit_rate: float = MIN_FACE_HIT_RATE) -> str:
         """Printable lines: counts and split sizes; what needs a look, each with its count (clips whose
         face-hit rate is under ``min_face_hit_rate``, truncated transcripts with the tokens cut,
         fallbacks by kind); then one line per issue (errors first)."""
@@ -84,16 +85,10 @@ class ExtractionReport:
             f"{self.from_cache} from cache; {len(self.errors)} error(s), {len(self.warnings)} warning(s)"
         ]
         low_faces = {
-            sample_id: s
-            for sample_id, s in self.sample_stats.items()
-            if s.get("frames_sampled") and 1 - s["frames_without_face"] / s["frames_sampled"] < min_face_hit_rate
+            sample_id: s for sample_id, s in self.sample_stats.items() if has_low_face_hit_rate(s, min_face_hit_rate)
         }
         if low_faces:
-            clips = ", ".join(
-                f"{sample_id} {1 - s['frames_without_face'] / s['frames_sampled']:.0%} "
-                f"({s['frames_without_face']} of {s['frames_sampled']} frames without a face)"
-                for sample_id, s in low_faces.items()
-            )
+            clips = ", ".join(f"{sample_id} {face_hits(s)}" for sample_id, s in low_faces.items())
             lines.append(f"  face-hit rate under {min_face_hit_rate:.0%}: {len(low_faces)} clip(s): {clips}")
         truncated = {i: s["text_tokens_cut"] for i, s in self.sample_stats.items() if s.get("text_tokens_cut")}
         if truncated:

@@ -46,6 +46,7 @@ from transformers import AutoConfig, AutoFeatureExtractor, HfArgumentParser
 from transformers.utils.hub import resolve_revision
 
 from modeling_msmix.audio_features import audio_geometry
+from modeling_msmix.clip_warnings import MIN_FACE_HIT_RATE
 from modeling_msmix.extraction_config import ExtractionConfig
 from modeling_msmix.processing_msmix import MSMixProcessor
 from modeling_msmix.sample_extractor import (
@@ -59,6 +60,7 @@ from .cli import parse_cli
 from .error_report import ERROR, ExtractionReport, Issue
 from .extraction_cache import SampleCache, content_key, folder_digest, sample_key
 from .manifest import ManifestEntry, load_entries
+from .model_sources import ModelSourceError, check_model_source, first_line
 from .saving import check_writable, save_dataset
 from .schema import (
     LABEL_RANGES,
@@ -122,7 +124,8 @@ class RunArguments:
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, cuda:1 ..."})
     batch_size: int = field(default=8, metadata={"help": "samples per datasets.map batch"})
     min_face_hit_rate: float = field(
-        default=0.8, metadata={"help": "the summary lists clips whose share of frames with a face is under this"}
+        default=MIN_FACE_HIT_RATE,
+        metadata={"help": "the summary lists clips whose share of frames with a face is under this"},
     )
 
 
@@ -140,6 +143,13 @@ def _model_revision(name_or_path: str, revision: str | None) -> str:
     return getattr(resolve_revision(name_or_path, revision), "resolved", None) or "unknown"
 
 
+def check_models(config: ExtractionConfig) -> None:
+    """Refuse at once, naming its flag, a model that is neither a folder nor a Hub id that can be loaded
+    (see :mod:`data_processing.model_sources`: no Hub retries)."""
+    for name_key, revision_key in _MODEL_KEYS.values():
+        check_model_source(f"--{name_key}", getattr(config, name_key), getattr(config, revision_key))
+
+
 def describe_models(
     config: ExtractionConfig,
 ) -> tuple[dict[str, int], dict[str, str], ExtractionConfig, dict[str, str]]:
@@ -151,13 +161,17 @@ def describe_models(
     ``normalization`` notes.
 
     Raises:
+        ModelSourceError: a model's config cannot be loaded (the message names its flag).
         ValueError: the audio settings do not fit the audio model (see :func:`audio_geometry`).
     """
     config = config.with_resolved_paths()
     dims, names, pinned, model_configs = {}, {}, {}, {}
     for modality, (name_key, revision_key) in _MODEL_KEYS.items():
         name, revision = getattr(config, name_key), getattr(config, revision_key)
-        model_configs[modality] = AutoConfig.from_pretrained(name, revision=revision)
+        try:
+            model_configs[modality] = AutoConfig.from_pretrained(name, revision=revision)
+        except (OSError, ValueError) as error:  # no such files, or no model config among them
+            raise ModelSourceError(f"--{name_key} {name!r} cannot be loaded: {first_line(error)}") from None
         dims[modality] = int(model_configs[modality].hidden_size)
         resolved = _model_revision(name, revision)
         names[modality] = f"{name}@{resolved}"
@@ -390,11 +404,14 @@ def run_extraction(args: RunArguments, config: ExtractionConfig) -> DatasetDict:
 
     Raises:
         ExtractionFailed: ``args.strict`` and some sample has a record, or no sample could be extracted.
+        ModelSourceError: ``--text_model``, ``--audio_model`` or ``--vision_model`` cannot be loaded
+            (checked before any work).
     """
     report_path = Path(args.report) if args.report else Path(args.output) / REPORT_NAME
     check_writable(args.output, "--output")
     if args.report:
         check_writable(report_path, "--report", is_file=True)
+    check_models(config)
     entries = load_entries(args.manifest)
     cache_dir = args.cache_dir or default_cache_dir(args.output)
     shard = current_shard(args.device)
@@ -432,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
         args, config = parse_cli(HfArgumentParser((RunArguments, ExtractionConfig)), argv)
         run_extraction(args, config)
     except (ExtractionFailed, ValueError) as error:  # ValueError: a bad manifest or setting, said in the message
-        print(f"error: {error}", file=sys.stderr)
+        print(f"data_processing.extract: error: {error}", file=sys.stderr)
         return 1
     return 0
 

@@ -6,7 +6,10 @@ The file is a pickled dict with keys ``train``, ``valid``, ``test``; each holds 
 ``text_bert`` (N, 3, Lt: token ids, attention mask, segment ids) and, for CH-SIMS,
 ``regression_labels_T/A/V``. Sequences are stored at their true length: the text length is the
 attention mask's sum (all of Lt without ``text_bert``), audio and vision lengths come from the
-file, clamped to the padded length (clamps are counted in the metadata notes).
+file, clamped to the padded length (clamps are counted in the metadata notes). A split whose
+``text_bert`` masks are all zero while its text features are not has no usable mask: its text is
+read at the padded length Lt, as without ``text_bert``, and its token ids are left out; samples
+whose mask alone is zero keep text length 0. Both are printed and kept in the metadata notes.
 
 Non-finite feature values (the public files carry -inf in audio) become 0, as the field's
 loaders do; their count per split and modality is printed and kept in the metadata notes.
@@ -30,7 +33,7 @@ import numpy as np
 from datasets import DatasetDict
 from transformers import HfArgumentParser
 
-from .cli import parse_cli
+from .cli import one_line_errors, parse_cli
 from .extraction_cache import file_digest
 from .saving import check_writable, save_dataset
 from .schema import LABEL_RANGES, MSAMetadata, attach_metadata, clean_non_finite, msa_features, rows_to_dataset
@@ -90,6 +93,8 @@ class _Split:
     token_ids: np.ndarray | None
     non_finite: dict[str, int] = field(default_factory=dict)
     clamped_lengths: dict[str, int] = field(default_factory=dict)
+    empty_text_masks: int = 0
+    text_mask_ignored: bool = False
 
 
 def _require(split: dict, key: str, where: str) -> np.ndarray:
@@ -175,7 +180,12 @@ def _validate_split(raw: Any, name: str, dataset_kind: str) -> _Split:
         text_lengths = token_ids[:, 1, :].sum(axis=1).astype(np.int64)
     else:
         text_lengths = np.full(count, text_length, dtype=np.int64)
-    result = _Split(name=name, arrays=arrays, lengths={"text": text_lengths}, token_ids=token_ids)
+    mask_ignored = token_ids is not None and not text_lengths.any() and bool(np.any(arrays["text"]))
+    if mask_ignored:
+        token_ids, text_lengths = None, np.full(count, text_length, dtype=np.int64)
+    result = _Split(name=name, arrays=arrays, lengths={"text": text_lengths}, token_ids=token_ids,
+                    empty_text_masks=int((text_lengths == 0).sum()) if token_ids is not None else 0,
+                    text_mask_ignored=mask_ignored)
     for modality in ("audio", "vision"):
         result.lengths[modality], result.clamped_lengths[modality] = _resolve_lengths(
             raw, f"{modality}_lengths", arrays[modality].shape[1], count, where
@@ -255,9 +265,14 @@ def import_mmsa_pickle(path: str | os.PathLike, dataset_kind: str) -> DatasetDic
                 )
     unimodal = all(column in split.arrays for split in splits for column in UNIMODAL_KEYS.values())
     token_ids = all(split.token_ids is not None for split in splits)
+    if not token_ids:  # the schema has token id columns in every split or in none
+        for split in splits:
+            split.token_ids = None
     notes: dict[str, Any] = {
         "non_finite_replaced_by_zero": {split.name: split.non_finite for split in splits},
         "lengths_clamped_to_padded_length": {split.name: split.clamped_lengths for split in splits},
+        "text_length_0_from_empty_mask": {split.name: split.empty_text_masks for split in splits},
+        "text_mask_all_zero_read_at_padded_length": [split.name for split in splits if split.text_mask_ignored],
     }
     if dims != STANDARD_DIMS[dataset_kind]:
         notes["non_standard_dims"] = (
@@ -267,6 +282,12 @@ def import_mmsa_pickle(path: str | os.PathLike, dataset_kind: str) -> DatasetDic
     for split in splits:
         if any(split.non_finite.values()):
             print(f"{split.name}: replaced non-finite feature values by 0: {split.non_finite}", file=sys.stderr)
+        if split.text_mask_ignored:
+            print(f"{split.name}: every text_bert attention mask is zero: text read at its padded length "
+                  f"{split.arrays['text'].shape[1]}, token ids left out", file=sys.stderr)
+        elif split.empty_text_masks:
+            print(f"{split.name}: {split.empty_text_masks} sample(s) with an all-zero text_bert attention mask "
+                  "keep text_length 0", file=sys.stderr)
     low, high = LABEL_RANGES[dataset_kind]
     metadata = MSAMetadata(
         dataset_kind=dataset_kind,
@@ -301,10 +322,13 @@ class ImportArguments:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Import a pickle and save it with ``save_to_disk``."""
+    """Import a pickle and save it with ``save_to_disk``; bad input ends in one line naming it."""
     (args,) = parse_cli(HfArgumentParser(ImportArguments), argv)
-    check_writable(args.output_dir, "--output_dir")
-    dataset = import_mmsa_pickle(args.path, args.dataset_kind)
+    with one_line_errors("data_processing.mmsa_pickle", ValueError):
+        check_writable(args.output_dir, "--output_dir")
+        if not os.path.isfile(args.path):
+            raise MMSAPickleError(f"--path {args.path!r}: no such file")
+        dataset = import_mmsa_pickle(args.path, args.dataset_kind)
     save_dataset(dataset, args.output_dir)
     print(dataset)
 

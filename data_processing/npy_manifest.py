@@ -23,7 +23,7 @@ import numpy as np
 from datasets import DatasetDict
 from transformers import HfArgumentParser
 
-from .cli import parse_cli
+from .cli import one_line_errors, parse_cli
 from .extraction_cache import content_key, file_digest
 from .manifest import ManifestError, read_csv_rows
 from .saving import check_writable, save_dataset
@@ -174,10 +174,11 @@ class ManifestImportArguments:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Import a manifest and save it with ``save_to_disk``."""
+    """Import a manifest and save it with ``save_to_disk``; bad input ends in one line naming it."""
     (args,) = parse_cli(HfArgumentParser(ManifestImportArguments), argv)
-    check_writable(args.output_dir, "--output_dir")
-    dataset = import_npy_manifest(args.manifest, args.dataset_kind)
+    with one_line_errors("data_processing.npy_manifest", ValueError):
+        check_writable(args.output_dir, "--output_dir")
+        dataset = import_npy_manifest(args.manifest, args.dataset_kind)
     save_dataset(dataset, args.output_dir)
     print(dataset)
 

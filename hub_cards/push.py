@@ -7,9 +7,13 @@ public API (``HfApi.repo_info``, ``upload_file``).
 from __future__ import annotations
 
 from datasets import DatasetDict
-from huggingface_hub import CommitInfo, DatasetCard, HfApi
+from huggingface_hub import CommitInfo, DatasetCard, HfApi, constants
 
 from .dataset_card import build_dataset_card
+
+
+class DatasetNotPushed(RuntimeError):
+    """Nothing of the dataset reached the Hub (offline, unreachable, or the push was refused); the message says why."""
 
 
 class DatasetCardNotPushed(RuntimeError):
@@ -45,10 +49,23 @@ def push_dataset(
         The ``CommitInfo`` of the card commit.
 
     Raises:
+        DatasetNotPushed: ``HF_HUB_OFFLINE`` is set, or the Parquet files could not be pushed (the Hub
+            cannot be reached or refused them); nothing was committed. The message names the repo.
         DatasetCardNotPushed: the Parquet commit landed but the card did not; the message names the
             repo and that commit. Running ``push_dataset`` again replaces both and completes it.
     """
-    pushed_data = dataset.push_to_hub(repo_id, private=private, token=token)
+    if constants.HF_HUB_OFFLINE:
+        raise DatasetNotPushed(
+            f"dataset {repo_id}: HF_HUB_OFFLINE is set, so the Hub cannot be reached; nothing was pushed"
+        )
+    try:
+        pushed_data = dataset.push_to_hub(repo_id, private=private, token=token)
+    except Exception as error:  # connection, HTTP and login errors: say which, in one line
+        reason = (str(error).strip().splitlines() or [""])[0]
+        raise DatasetNotPushed(
+            f"dataset {repo_id}: pushing the Parquet files to the Hub at {constants.ENDPOINT} failed, nothing was "
+            f"committed ({type(error).__name__}: {reason})"
+        ) from error
     api = HfApi(token=token)
     try:
         repo_id = api.repo_info(repo_id, repo_type="dataset").id

@@ -1,6 +1,6 @@
 """Configuration of ALMT, the Adaptive Language-guided Multimodal Transformer (Zhang et al., EMNLP 2023)."""
 
-from typing import Any
+from typing import ClassVar
 
 from .configuration_base import MSAConfig
 
@@ -29,6 +29,11 @@ class ALMTConfig(MSAConfig):
     """
 
     model_type = "msmix_almt"
+    positive_int_fields: ClassVar[tuple[str, ...]] = (
+        "hidden_dim", "num_tokens", "num_heads", "head_dim", "hyper_head_dim", "mlp_dim", "embedding_depth",
+        "hyper_depth", "fusion_depth", "text_max_length", "audio_max_length", "vision_max_length",
+    )
+    probability_fields: ClassVar[tuple[str, ...]] = ("dropout",)
 
     loss_type: str = "mse"
     hidden_dim: int = 128
@@ -46,8 +51,3 @@ class ALMTConfig(MSAConfig):
     vision_max_length: int = 500
     text_encoder_name_or_path: str | None = None
     text_encoder_config: dict | None = None
-
-    def __post_init__(self, **kwargs: Any) -> None:
-        super().__post_init__(**kwargs)
-        if self.hyper_depth < 1:
-            raise ValueError(f"hyper_depth must be at least 1, got {self.hyper_depth}")

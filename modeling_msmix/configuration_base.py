@@ -12,11 +12,15 @@ A backbone config subclasses it, sets ``model_type`` and declares its own fields
         model_type = "msmix_tfn"
         hidden_dim: int = 128
 
-A subclass that defines ``__post_init__`` must call ``super().__post_init__(**kwargs)``.
+A subclass that defines ``__post_init__`` must call ``super().__post_init__(**kwargs)``. Its sizes
+and dropout rates are checked when they are listed in ``positive_int_fields``,
+``probability_fields`` and ``non_negative_fields`` (each class lists its own; see
+``check_msa_settings``); any other rule goes in an override of ``check_msa_settings`` that calls
+``super()``, so that it also holds for settings changed after construction.
 """
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from transformers import PretrainedConfig
 
@@ -79,6 +83,9 @@ class MSAConfig(PretrainedConfig):
     """
 
     model_type = "msmix_base"
+    positive_int_fields: ClassVar[tuple[str, ...]] = ("text_dim", "audio_dim", "vision_dim", "sig_num_heads")
+    probability_fields: ClassVar[tuple[str, ...]] = ("modality_dropout",)
+    non_negative_fields: ClassVar[tuple[str, ...]] = ("mixed_loss_weight", "sal_weight", "advmixup_epsilon")
     keys_to_ignore_at_inference = ["loss_parts", "intensities", "text_state", "audio_state", "vision_state"]
 
     text_dim: int = 768
@@ -110,12 +117,29 @@ class MSAConfig(PretrainedConfig):
                 setattr(self, name, value)
         self.check_msa_settings()
 
-    def check_msa_settings(self) -> None:
-        """Raise ``ValueError`` naming the field when a shared setting is invalid."""
-        for name in ("text_dim", "audio_dim", "vision_dim", "sig_num_heads"):
+    def declared_fields(self, kind: str) -> tuple[str, ...]:
+        """The fields that this class and its bases list under ``kind`` (e.g. ``"positive_int_fields"``)."""
+        return tuple(name for cls in reversed(type(self).__mro__) for name in cls.__dict__.get(kind, ()))
+
+    def check_declared_fields(self) -> None:
+        """Raise ``ValueError`` naming the field when a listed size is not a positive integer, a listed
+        rate is outside [0, 1) or a listed weight is negative (``None`` passes for weights)."""
+        for name in self.declared_fields("positive_int_fields"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in self.declared_fields("probability_fields"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+                raise ValueError(f"{name} must lie in [0, 1), got {value!r}")
+        for name in self.declared_fields("non_negative_fields"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0):
+                raise ValueError(f"{name} must be non-negative, got {value!r}")
+
+    def check_msa_settings(self) -> None:
+        """Raise ``ValueError`` naming the field when a setting is invalid (see ``check_declared_fields``)."""
+        self.check_declared_fields()
         if not float(self.label_min) < float(self.label_max):
             raise ValueError(f"label_min ({self.label_min}) must be below label_max ({self.label_max})")
         if self.dataset_kind not in DATASET_KINDS:
@@ -130,11 +154,6 @@ class MSAConfig(PretrainedConfig):
             raise ValueError(f"threshold must lie in [0, 1], got {self.threshold!r}")
         if self.num_mix is not None and (isinstance(self.num_mix, bool) or self.num_mix < 1):
             raise ValueError(f"num_mix must be a positive integer or None (= batch size), got {self.num_mix!r}")
-        for name in ("mixed_loss_weight", "sal_weight", "advmixup_epsilon"):
-            if getattr(self, name) is not None and float(getattr(self, name)) < 0:
-                raise ValueError(f"{name} must be non-negative, got {getattr(self, name)!r}")
-        if not 0.0 <= float(self.modality_dropout) < 1.0:
-            raise ValueError(f"modality_dropout must lie in [0, 1), got {self.modality_dropout!r}")
         if self.dataset_metadata is not None and not isinstance(self.dataset_metadata, Mapping):
             raise ValueError(f"dataset_metadata must be a dict or None, got {type(self.dataset_metadata).__name__}")
         augmentation = AUGMENTATIONS[self.augmentation]

@@ -1,6 +1,6 @@
 """Configuration of GLoMo, Global-Local Modal fusion with mixtures of experts (Zhuang et al., 2025)."""
 
-from typing import Any
+from typing import ClassVar
 
 from .configuration_base import MSAConfig
 
@@ -23,6 +23,14 @@ class GLoMoConfig(MSAConfig):
     """
 
     model_type = "msmix_glomo"
+    positive_int_fields: ClassVar[tuple[str, ...]] = (
+        "hidden_dim", "text_granularity", "audio_granularity", "vision_granularity", "text_experts", "audio_experts",
+        "vision_experts", "top_k", "num_heads", "num_layers", "fusion_num_layers",
+    )
+    probability_fields: ClassVar[tuple[str, ...]] = (
+        "attn_dropout", "relu_dropout", "res_dropout", "embed_dropout", "gate_dropout",
+    )
+    non_negative_fields: ClassVar[tuple[str, ...]] = ("moe_loss_weight",)
 
     hidden_dim: int = 96
     text_granularity: int = 3
@@ -42,8 +50,9 @@ class GLoMoConfig(MSAConfig):
     embed_dropout: float | int = 0.2
     gate_dropout: float | int = 0.3
 
-    def __post_init__(self, **kwargs: Any) -> None:
-        super().__post_init__(**kwargs)
+    def check_msa_settings(self) -> None:
+        """The shared checks, then: ``hidden_dim`` divisible by ``num_heads``, ``top_k`` within each expert count."""
+        super().check_msa_settings()
         if self.hidden_dim % self.num_heads:
             raise ValueError(f"hidden_dim ({self.hidden_dim}) must be divisible by num_heads ({self.num_heads})")
         for modality in ("text", "audio", "vision"):

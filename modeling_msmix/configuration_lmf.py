@@ -1,4 +1,5 @@
 """Configuration of LMF, Low-rank Multimodal Fusion (Liu et al., ACL 2018)."""
+from typing import ClassVar
 
 from .configuration_base import MSAConfig
 
@@ -15,6 +16,10 @@ class LMFConfig(MSAConfig):
     """
 
     model_type = "msmix_lmf"
+    positive_int_fields: ClassVar[tuple[str, ...]] = (
+        "text_hidden_dim", "text_out_dim", "audio_hidden_dim", "vision_hidden_dim", "rank",
+    )
+    probability_fields: ClassVar[tuple[str, ...]] = ("text_dropout", "audio_dropout", "vision_dropout")
 
     text_hidden_dim: int = 128
     text_out_dim: int = 128

@@ -1,6 +1,6 @@
 """Configuration of MISA, modality-invariant and -specific representations (Hazarika et al., ACM MM 2020)."""
 
-from typing import Any
+from typing import ClassVar
 
 from .configuration_base import MSAConfig
 
@@ -24,6 +24,11 @@ class MISAConfig(MSAConfig):
     """
 
     model_type = "msmix_misa"
+    positive_int_fields: ClassVar[tuple[str, ...]] = (
+        "hidden_dim", "fusion_num_heads", "fusion_num_layers", "cmd_moments",
+    )
+    probability_fields: ClassVar[tuple[str, ...]] = ("dropout",)
+    non_negative_fields: ClassVar[tuple[str, ...]] = ("diff_weight", "sim_weight", "recon_weight")
 
     loss_type: str = "mse"
     hidden_dim: int = 128
@@ -37,10 +42,9 @@ class MISAConfig(MSAConfig):
     text_encoder_name_or_path: str | None = None
     text_encoder_config: dict | None = None
 
-    def __post_init__(self, **kwargs: Any) -> None:
-        super().__post_init__(**kwargs)
+    def check_msa_settings(self) -> None:
+        """The shared checks, then: ``hidden_dim`` divisible by ``fusion_num_heads``."""
+        super().check_msa_settings()
         if self.hidden_dim % self.fusion_num_heads:
             raise ValueError(f"hidden_dim ({self.hidden_dim}) must be divisible by fusion_num_heads "
                              f"({self.fusion_num_heads})")
-        if self.cmd_moments < 1:
-            raise ValueError(f"cmd_moments must be at least 1, got {self.cmd_moments}")

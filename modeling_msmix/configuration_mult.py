@@ -1,6 +1,6 @@
 """Configuration of MulT, the Multimodal Transformer (Tsai et al., ACL 2019)."""
 
-from typing import Any
+from typing import ClassVar
 
 from .configuration_base import MSAConfig
 
@@ -20,6 +20,12 @@ class MulTConfig(MSAConfig):
     """
 
     model_type = "msmix_mult"
+    positive_int_fields: ClassVar[tuple[str, ...]] = (
+        "hidden_dim", "num_heads", "num_layers", "text_kernel_size", "audio_kernel_size", "vision_kernel_size",
+    )
+    probability_fields: ClassVar[tuple[str, ...]] = (
+        "embed_dropout", "attn_dropout", "relu_dropout", "res_dropout", "out_dropout",
+    )
 
     hidden_dim: int = 40
     num_heads: int = 10
@@ -33,8 +39,9 @@ class MulTConfig(MSAConfig):
     res_dropout: float | int = 0.1
     out_dropout: float | int = 0.1
 
-    def __post_init__(self, **kwargs: Any) -> None:
-        super().__post_init__(**kwargs)
+    def check_msa_settings(self) -> None:
+        """The shared checks, then: ``hidden_dim`` divisible by ``num_heads``, odd kernel sizes."""
+        super().check_msa_settings()
         if self.hidden_dim % self.num_heads:
             raise ValueError(f"hidden_dim ({self.hidden_dim}) must be divisible by num_heads ({self.num_heads})")
         for name in ("text_kernel_size", "audio_kernel_size", "vision_kernel_size"):

@@ -1,4 +1,5 @@
 """Configuration of TFN, the Tensor Fusion Network (Zadeh et al., EMNLP 2017)."""
+from typing import ClassVar
 
 from .configuration_base import MSAConfig
 
@@ -15,6 +16,12 @@ class TFNConfig(MSAConfig):
     """
 
     model_type = "msmix_tfn"
+    positive_int_fields: ClassVar[tuple[str, ...]] = (
+        "text_hidden_dim", "text_out_dim", "audio_hidden_dim", "vision_hidden_dim", "post_fusion_dim",
+    )
+    probability_fields: ClassVar[tuple[str, ...]] = (
+        "text_dropout", "audio_dropout", "vision_dropout", "post_fusion_dropout",
+    )
 
     text_hidden_dim: int = 128
     text_out_dim: int = 128

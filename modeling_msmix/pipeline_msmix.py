@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader
 from transformers import Pipeline, pipeline
 from transformers.pipelines.pt_utils import PipelineDataset, PipelineIterator
 
+from .clip_warnings import clip_warnings
 from .feature_schema import ERROR, MODALITIES
 from .media import MediaError, read_audio
 from .processing_msmix import ClipError, MSMixProcessor
@@ -172,7 +173,7 @@ class MultimodalSentimentPipeline(Pipeline):
             if on_error == "raise":
                 raise
             return {"rows": [None], "meta": [{**meta, "error": str(error)}]}
-        meta["warnings"] += [f"[{issue.code}] {issue.message}" for issue in outcome.issues]
+        meta["warnings"] += clip_warnings(outcome.issues, outcome.stats)
         if return_details:
             meta["details"] = {"warnings": list(meta["warnings"]), **outcome.details}
         return {"rows": [outcome.columns], "meta": [meta]}

@@ -28,6 +28,7 @@ import torch
 from transformers import BatchFeature, ProcessorMixin
 
 from .batching import pad_rows
+from .clip_warnings import clip_warnings
 from .extraction_config import ExtractionConfig
 from .feature_schema import ERROR, MODALITIES, length_column
 from .sample_extractor import SampleOutcome, load_sample_extractor, resolve_device
@@ -196,8 +197,7 @@ class MSMixProcessor(ProcessorMixin):
                 raise ClipError(errors[0].code, "; ".join(issue.message for issue in errors))
             rows.append(outcome.columns)
             if return_details:
-                warnings = [f"[{issue.code}] {issue.message}" for issue in outcome.issues]
-                details.append({"warnings": warnings, **outcome.details})
+                details.append({"warnings": clip_warnings(outcome.issues, outcome.stats), **outcome.details})
         batch = self.pad(rows)
         if return_details:
             batch["details"] = details

@@ -351,7 +351,7 @@ def test_unwritable_report_path_fails_before_any_work(tmp_path, capsys):
 
 def test_unwritable_import_output_fails_before_reading(tmp_path):
     (tmp_path / "a_file").write_text("")
-    with pytest.raises(ValueError, match=r"--output_dir '.*a_file/out' cannot be written"):
+    with pytest.raises(SystemExit, match=r"npy_manifest: error: --output_dir '.*a_file/out' cannot be written"):
         npy_manifest.main(["--manifest", str(tmp_path / "missing.csv"), "--output_dir", str(tmp_path / "a_file" / "out")])
 
 
@@ -473,7 +473,8 @@ def test_predict_names_a_missing_model_folder_at_once(tmp_path):
     started = time.perf_counter()
     with pytest.raises(SystemExit) as stopped:
         predict_main(["--model", "./no/such/model", "--videos", str(tmp_path / "a.mp4")])
-    assert str(stopped.value) == "--model './no/such/model': no such folder (a local path; Hub ids are 'user/name')"
+    assert str(stopped.value) == ("trainer.predict: error: --model './no/such/model': no such folder "
+                                  "(a local path; Hub ids are 'user/name')")
     assert time.perf_counter() - started < 5
 
 
@@ -489,6 +490,7 @@ def test_dataset_card_commit_failure_says_what_is_on_the_hub(monkeypatch):
     class Pushed:
         oid = "abc123"
 
+    monkeypatch.setattr(hub_cards.push.constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(DatasetDict, "push_to_hub", lambda self, repo_id, **kwargs: Pushed())
 
     def refused(*args, **kwargs):

@@ -49,6 +49,7 @@ from .training_run import (
     RunArgumentError,
     build_config,
     check_model_arguments,
+    check_seeds,
     load_finished_run,
     load_training_data,
     parse_config_overrides,
@@ -143,6 +144,7 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
     model_args = {s: ModelArguments(*s, config_overrides=overrides[s[0]]) for s in settings}
     for arguments in model_args.values():
         check_model_arguments(arguments)
+    check_seeds(training_args)
     with training_args.main_process_first(desc="loading the dataset"):
         data = load_training_data(data_args)
     configs = {s: build_config(model_args[s], data.metadata, check_unread_options=False) for s in settings}

@@ -12,7 +12,9 @@ beside it (both read as UTF-8, a BOM accepted), or what ``--asr_model`` hears. W
 them the command stops before loading a model and lists those videos. Results are JSON lines
 (stdout or ``--output``): ``video``, ``sentiment``, ``label`` (7 classes), ``intensities``
 (text/audio/vision; None for a missing modality or a model without MS-Mix), ``warnings`` and, for
-a file that failed, ``error``. The exit status is 1 when any file failed.
+a file that failed, ``error``. The exit status is 1 when any file failed. A ``--model`` or
+``--asr_model`` that is a missing folder or a Hub id neither cached nor reachable, and a ``--model``
+that is not an msmix model, stop the command at once with one line naming the flag.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from pathlib import Path
 import torch
 from transformers import HfArgumentParser, Pipeline, pipeline
 
-from data_processing.cli import parse_cli
+from data_processing.cli import one_line_errors, parse_cli
+from data_processing.model_sources import ModelSourceError, check_model_source, check_msmix_model
 from modeling_msmix import TASK, MultimodalSentimentPipeline
 from modeling_msmix.text_io import read_text
 
@@ -78,15 +81,19 @@ def find_transcripts(videos: list[str], transcripts: list[str] | None) -> list[s
     return found
 
 
-def check_model_folder(model: str) -> None:
-    """Stop at once, naming ``--model``, on a local folder that does not exist (instead of Hub retries)."""
-    if model.startswith((".", "/", "~")) and not Path(model).expanduser().exists():
-        raise SystemExit(f"--model {model!r}: no such folder (a local path; Hub ids are 'user/name')")
+def check_models(args: PredictArguments) -> None:
+    """Refuse at once, naming the flag, a ``--model`` that is missing, unreachable or not an msmix model,
+    and an ``--asr_model`` that is missing or unreachable (see :mod:`data_processing.model_sources`)."""
+    check_msmix_model("--model", args.model, args.trust_remote_code)
+    if args.asr_model is not None:
+        check_model_source("--asr_model", args.asr_model)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status (1 when a video failed); bad arguments end in one line naming them."""
     (args,) = parse_cli(HfArgumentParser(PredictArguments), argv)
-    check_model_folder(args.model)
+    with one_line_errors("trainer.predict", ModelSourceError):
+        check_models(args)
     texts = find_transcripts(args.videos, args.transcripts)
     missing = [video for video, text in zip(args.videos, texts) if text is None]
     if missing and args.asr_model is None:

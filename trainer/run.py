@@ -64,6 +64,7 @@ from trainer.training_run import (
     build_processor,
     load_training_data,
     preflight_checks,
+    resume_checkpoint,
     train_one_seed,
 )
 
@@ -129,6 +130,8 @@ def run(data_args: DataArguments, model_args: ModelArguments, training_args: MSM
     config = build_config(model_args, data.metadata)
     check_publishable(data_args, training_args, data.metadata)
     output_dir = resolve_output_dir(training_args, model_args)
+    for seed in training_args.run_seeds:
+        resume_checkpoint(training_args, output_dir / f"seed-{seed}")
     try:
         with claim_output_dir(output_dir, overwrite=training_args.overwrite_output_dir,
                               resuming=training_args.resume_from_checkpoint is not None,

@@ -20,9 +20,11 @@ import torch
 from datasets import Dataset, DatasetDict
 from safetensors import SafetensorError, safe_open
 from transformers import EarlyStoppingCallback, set_seed
-from transformers.trainer import TRAINING_ARGS_NAME
+from transformers.trainer import TRAINER_STATE_NAME, TRAINING_ARGS_NAME
+from transformers.trainer_utils import get_last_checkpoint
 
 from data_processing.loading import load_msa_dataset
+from data_processing.model_sources import looks_like_local_path
 from data_processing.schema import DATASET_KINDS, LABEL_RANGES, MSAMetadata, read_metadata
 from modeling_msmix import (
     BACKBONES,
@@ -78,11 +80,13 @@ def check_model_arguments(model_args: ModelArguments) -> None:
         raise RunArgumentError(f"--augmentation {model_args.augmentation!r} is not one of {augmentation_names()}")
 
 
-def looks_like_local_path(value: str) -> bool:
-    """Whether ``value`` names a local path rather than a Hub id (``user/name``)."""
-    if value.startswith(("/", ".", "~")) or "\\" in value or value.count("/") > 1:
-        return True
-    return "/" in value and Path(value.split("/")[0]).is_dir()
+def check_seeds(training_args: MSMixTrainingArguments) -> None:
+    """Refuse a seed given twice: its runs would be identical and report a spread of 0 over seeds."""
+    seeds = training_args.run_seeds
+    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    if repeated:
+        raise RunArgumentError(f"--seeds {' '.join(map(str, seeds))}: {', '.join(map(str, repeated))} given more "
+                               "than once (identical runs would report a std of 0); give distinct seeds")
 
 
 def check_local_path(flag: str, value: str | None) -> None:
@@ -95,6 +99,7 @@ def preflight_checks(data_args: DataArguments, model_args: ModelArguments,
                      training_args: MSMixTrainingArguments) -> None:
     """What can be checked before any data is loaded: names, the model path, and Hub access for ``--push_to_hub``."""
     check_model_arguments(model_args)
+    check_seeds(training_args)
     resume_checkpoint(training_args)
     check_local_path("--model_name_or_path", model_args.model_name_or_path)
     if training_args.push_to_hub:
@@ -281,12 +286,18 @@ def build_processor(data_args: DataArguments, metadata: MSAMetadata) -> MSMixPro
     )
 
 
-def resume_checkpoint(training_args: MSMixTrainingArguments) -> str | bool | None:
-    """``--resume_from_checkpoint``: a checkpoint folder, or ``True`` for the last one of each seed (``last``/``true``)."""
+def resume_checkpoint(training_args: MSMixTrainingArguments, seed_dir: str | Path | None = None) -> str | bool | None:
+    """``--resume_from_checkpoint``: a checkpoint folder, or ``True`` for the last one of each seed (``last``/``true``).
+
+    With ``seed_dir`` (a seed's ``output_dir``), ``last`` is refused when that folder holds no checkpoint.
+    """
     value = training_args.resume_from_checkpoint
     if value is None:
         return None
     if str(value).lower() in RESUME_LAST:
+        if seed_dir is not None and (not Path(seed_dir).is_dir() or get_last_checkpoint(str(seed_dir)) is None):
+            raise RunArgumentError(f"--resume_from_checkpoint {value}: {seed_dir} holds no checkpoint-* folder to "
+                                   "resume from (leave the flag out to train from the start)")
         return True
     if len(training_args.run_seeds) > 1:
         raise RunArgumentError("--resume_from_checkpoint with several --seeds must be 'last' (each seed resumes its own)")
@@ -299,6 +310,10 @@ def resume_checkpoint(training_args: MSMixTrainingArguments) -> str | bool | Non
                 pass
         except SafetensorError as error:
             raise RunArgumentError(f"--resume_from_checkpoint: {weights} is unreadable, truncated or empty: {error}") from None
+    if not (Path(value) / TRAINER_STATE_NAME).is_file():
+        raise RunArgumentError(f"--resume_from_checkpoint {value!r} is not a checkpoint: it has no "
+                               f"{TRAINER_STATE_NAME} (checkpoints are the checkpoint-<step> folders in a seed's "
+                               "output_dir)")
     return value
 
 
@@ -327,7 +342,7 @@ def train_one_seed(
     included).
     """
     started = utc_now()
-    resume = resume_checkpoint(training_args)
+    resume = resume_checkpoint(training_args, output_dir)
     args = dataclasses.replace(training_args, seed=seed, output_dir=str(output_dir), push_to_hub=False)
     set_seed(seed)
     model = build_model(model_args, config)
