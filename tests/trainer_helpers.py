@@ -19,6 +19,7 @@ TINY_BACKBONES = {
     "misa": dict(hidden_dim=8),
     "almt": dict(hidden_dim=8, num_heads=2, head_dim=4, hyper_head_dim=4, mlp_dim=8, num_tokens=2),
     "glomo": dict(hidden_dim=8, num_heads=2),
+    "dashfusion": dict(hidden_dim=8, num_heads=2, feedforward_dim=8, alignment_head_dim=4, num_bottleneck_tokens=2),
 }
 TINY_DATA = SyntheticConfig(
     train_size=64,
