@@ -1,4 +1,4 @@
-"""BibTeX of MS-Mix, of the six backbones' papers and of the benchmark corpora, and their display names."""
+"""BibTeX of MS-Mix, of the backbones' papers and of the benchmark corpora, and their display names."""
 
 MSMIX_CITATION = """@misc{zhu2025msmix,
   title         = {MS-Mix: Unveiling the Power of Mixup for Multimodal Sentiment Analysis},
@@ -16,6 +16,7 @@ BACKBONE_TITLES: dict[str, str] = {
     "misa": "MISA",
     "almt": "ALMT",
     "glomo": "GLoMo",
+    "dashfusion": "DashFusion",
 }
 
 BACKBONE_CITATIONS: dict[str, str] = {
@@ -57,6 +58,17 @@ BACKBONE_CITATIONS: dict[str, str] = {
   booktitle = {Proceedings of the 32nd ACM International Conference on Multimedia},
   year      = {2024},
   doi       = {10.1145/3664647.3681527}
+}""",
+    "dashfusion": """@article{wen2025dashfusion,
+  title   = {DashFusion: Dual-Stream Alignment With Hierarchical Bottleneck Fusion for Multimodal Sentiment Analysis},
+  author  = {Wen, Yuhua and Li, Qifei and Zhou, Yingying and Gao, Yingming and Wen, Zhengqi and Tao, Jianhua and
+             Li, Ya},
+  journal = {IEEE Transactions on Neural Networks and Learning Systems},
+  volume  = {36},
+  number  = {10},
+  pages   = {17941--17952},
+  year    = {2025},
+  doi     = {10.1109/TNNLS.2025.3578618}
 }""",
 }
 

@@ -1,4 +1,4 @@
-"""MS-Mix and the six MSA backbones as Hugging Face ``PreTrainedModel`` classes, with their processor
+"""MS-Mix and the MSA backbones as Hugging Face ``PreTrainedModel`` classes, with their processor
 and ``multimodal-sentiment`` pipeline: the complete bundle a published model carries as remote code.
 
 Each backbone registers with one ``_add_backbone(name, ConfigClass name, ModelClass name)`` line

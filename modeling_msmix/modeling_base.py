@@ -91,7 +91,7 @@ class MSAPreTrainedModel(PreTrainedModel):
     main_input_name = "text_features"
     accepts_loss_kwargs = False
     sequence_states = False
-    """True when ``encode`` returns 3-D states step-aligned with the inputs (padded where the inputs are)."""
+    """True when ``encode`` returns 3-D states padded where the inputs are (their masks: ``state_step_masks``)."""
 
     def __init__(self, config: MSAConfig):
         super().__init__(config)
