@@ -20,23 +20,22 @@ from .mixing_msmix import MSMix, check_msmix_options
 
 VARIANT_SEPARATOR = ":"
 PAIR_MIXUP_OPTIONS: tuple[str, ...] = ("alpha", "num_mix", "mixed_loss_weight")
-MSMIX_DEFAULTS: dict[str, Any] = {"sal_target": "per_sample", "sig_ratio_weights": "intensity_scale",
+MSMIX_DEFAULTS: dict[str, Any] = {"sal_target": "batch_softmax", "sig_ratio_weights": "batch_minmax",
+                                  "sass_threshold_quantile": None, "sig_stop_gradient": False,
+                                  "ratio_stop_gradient": False}
+"""MS-Mix's options beyond ``MSAConfig``'s fields, at the paper's settings (SPEC section 4): ``msmix`` is the
+paper's method. Each departure is a named variant below; docs/guides/msmix.md gives the measurements."""
+PER_SAMPLE_SAL: dict[str, Any] = {"sal_target": "per_sample", "sig_ratio_weights": "intensity_scale",
                                   "sass_threshold_quantile": 0.1}
-"""MS-Mix's defaults beyond SPEC section 4, and why (measured in results/msmix_mechanism_study/README.md).
-
-With SPEC's settings SIG goes inert in training: SAL's batch softmax is unchanged when every |I_m|
-shifts by the same amount, so nothing holds the intensities' level; while the states do not yet
-predict |y| the KL is lowest for equal intensities, and the tanh bound (|I| = 3) is an equal value
-that Adam reaches in ~20 steps and that tanh's vanishing gradient keeps (measured: text or vision
-at the bound on most runs). The ``per_sample`` target (|I_m| of each sample against its own |y_m|)
-pins the level at |y|; ``intensity_scale`` ratio weights stop the batch min-max from stretching
-differences of 0.001 to [0, 1] and its gradient from growing as 1 / spread; and SASS's fixed
-delta passes 73-90 % of the pairs on MOSI-like data, so it keeps the top 10 % of each batch's
-pairs instead (at B = 64, 403 candidates for 64 draws). ``msmix:paper`` is SPEC section 4 as written,
-``msmix:reference`` the same in reference mode.
-"""
-PAPER_MSMIX: dict[str, Any] = {"sal_target": "batch_softmax", "sig_ratio_weights": "batch_minmax",
-                               "sass_threshold_quantile": None}
+"""The settings that keep SIG's parts off the tanh bound and SASS selective (results/msmix_mechanism_study):
+SAL against each sample's own |y_m|, ratio weights |I_m| / 3, SASS keeping the top 10 % of each batch's pairs.
+They do not stop the auxiliary losses from owning the encoders' gradient."""
+RECOMMENDED_MSMIX = "msmix:stop_gradient"
+"""The MS-Mix setting the docs recommend, chosen by the criteria in docs/guides/msmix.md (not by test MAE)."""
+RENAMED_AUGMENTATIONS: dict[str, str] = {
+    "msmix:paper": "'msmix' is now the paper's MS-Mix (SPEC section 4); use --augmentation msmix",
+}
+"""Names that no longer exist -> what to use instead."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +118,8 @@ def resolve_augmentation(name: str) -> tuple[Augmentation, dict[str, Any]]:
     if name in VARIANTS:
         variant = VARIANTS[name]
         return AUGMENTATIONS[variant.augmentation], dict(variant.settings)
+    if name in RENAMED_AUGMENTATIONS:
+        raise ValueError(f"augmentation {name!r} was renamed: {RENAMED_AUGMENTATIONS[name]}")
     raise ValueError(f"augmentation must be one of {augmentation_names()}, got {name!r}")
 
 
@@ -130,10 +131,23 @@ def augmentation_title(name: str) -> str:
 
 
 def augmentation_of(config) -> str:
-    """The variant a config's settings amount to (``msmix:no_sal``) when exactly one matches, else its augmentation."""
-    matches = [variant.name for variant in VARIANTS.values() if variant.augmentation == config.augmentation
-               and all(getattr(config, key, None) == value for key, value in variant.settings.items())]
-    return matches[0] if len(matches) == 1 else config.augmentation
+    """The variant a config amounts to (``msmix:no_sal``), else its augmentation.
+
+    A config is a variant when every option that the augmentation's variants set holds the value
+    of that variant (its setting, else the option's default), so combined settings match only the
+    variant that names them all.
+    """
+    augmentation = AUGMENTATIONS.get(config.augmentation)
+    variants = [variant for variant in VARIANTS.values() if variant.augmentation == config.augmentation]
+    keys = {key for variant in variants for key in variant.settings}
+
+    def default(key: str) -> Any:
+        return augmentation.defaults[key] if key in augmentation.defaults else getattr(type(config), key, None)
+
+    for variant in variants:
+        if all(getattr(config, key, None) == variant.settings.get(key, default(key)) for key in keys):
+            return variant.name
+    return config.augmentation
 
 
 def option_defaults() -> dict[str, Any]:
@@ -165,13 +179,24 @@ register_augmentation("powmix", PowMix, PAIR_MIXUP_OPTIONS, title="PowMix")
 register_augmentation("advmixup", AdvMixup, (*PAIR_MIXUP_OPTIONS, "advmixup_epsilon"), title="AdvMixUp")
 register_augmentation("msmix", MSMix, (*PAIR_MIXUP_OPTIONS, "threshold", "sal_weight", "polarity_aware",
                                        "reference_mode", "sig_num_heads", "use_sass", "use_sig", "sal_target",
-                                       "sass_threshold_quantile", "sig_ratio_weights"), title="MS-Mix",
+                                       "sass_threshold_quantile", "sig_ratio_weights", "sig_stop_gradient",
+                                       "ratio_stop_gradient"), title="MS-Mix",
                       defaults=MSMIX_DEFAULTS,
                       check=lambda config: check_msmix_options(config.sal_target, config.sass_threshold_quantile,
                                                                config.sig_ratio_weights))
-register_variant("msmix:paper", "msmix", PAPER_MSMIX, "MS-Mix as in the paper (SPEC section 4)")
-register_variant("msmix:reference", "msmix", {**PAPER_MSMIX, "reference_mode": True},
+register_variant("msmix:reference", "msmix", {"reference_mode": True},
                  "MS-Mix in reference mode (the reference's 2-D arithmetic)")
+register_variant("msmix:sig_stop_gradient", "msmix", {"sig_stop_gradient": True},
+                 "MS-Mix, SIG reads stopped-gradient states (SAL and the ratios train SIG only)")
+register_variant("msmix:ratio_stop_gradient", "msmix", {"ratio_stop_gradient": True},
+                 "MS-Mix, mixing ratios from detached intensities (SIG learns from SAL only)")
+register_variant("msmix:stop_gradient", "msmix", {"sig_stop_gradient": True, "ratio_stop_gradient": True},
+                 "MS-Mix, SIG on stopped-gradient states and detached ratios (SAL trains SIG only)")
+register_variant("msmix:per_sample_sal", "msmix", PER_SAMPLE_SAL,
+                 "MS-Mix with per-sample SAL, |I|/3 ratio weights and top-10 % SASS")
+register_variant("msmix:stop_gradient_per_sample_sal", "msmix",
+                 {**PER_SAMPLE_SAL, "sig_stop_gradient": True, "ratio_stop_gradient": True},
+                 "MS-Mix, stopped gradients into SIG and per-sample SAL, |I|/3 ratio weights, top-10 % SASS")
 register_variant("msmix:no_sass", "msmix", {"use_sass": False}, "MS-Mix without SASS (random partners)")
 register_variant("msmix:no_sig", "msmix", {"use_sig": False}, "MS-Mix without SIG (Beta ratio only)")
 register_variant("msmix:no_sal", "msmix", {"sal_weight": 0.0}, "MS-Mix without SAL (sal_weight=0)")

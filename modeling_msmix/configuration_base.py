@@ -20,7 +20,7 @@ from typing import Any
 
 from transformers import PretrainedConfig
 
-from .augmentations import AUGMENTATIONS, PAPER_MSMIX, option_defaults
+from .augmentations import AUGMENTATIONS, option_defaults
 from .mixing_msmix import SAL_TARGET_WEIGHTS
 
 DATASET_KINDS: tuple[str, ...] = ("mosi", "mosei", "sims", "custom")
@@ -57,23 +57,25 @@ class MSAConfig(PretrainedConfig):
             (at least one kept), as a modality missing at extraction; drawn from ``mix_seed``.
         use_sass: MS-Mix picks partners with SASS (``False``: random partners, ablation "no_sass").
         use_sig: MS-Mix ratios use SIG's intensities (``False``: the Beta draw alone, ablation "no_sig").
-        sal_target: what SAL aligns SIG's intensities with. ``per_sample`` (the default): each
-            sample's |I_m| against its own |y_m| (the unimodal label where the dataset has one,
-            else the label), an L1 loss in label units. ``batch_softmax`` (SPEC section 4):
-            KL(P(y) || P(I_m)) of batch softmaxes. Why the default differs from SPEC: the batch
-            softmax does not change when all |I_m| shift together, so nothing holds the level of
-            the intensities; while the states do not yet predict |y| its optimum is equal
-            intensities, and SIG reaches them at the tanh bound |I| = 3, where tanh's gradient
-            vanishes and they stay (SPEC's "SIG", "SAL"). The per-sample target pins |I_m| to |y_m|.
-        sig_ratio_weights: the weights w_m of SPEC's lam_adapt. ``intensity_scale`` (the default):
-            w_m = |I_m| / 3. ``batch_minmax`` (SPEC): the min-max of |I_m| over the batch, which
-            stretches differences of 0.001 to [0, 1] and whose gradient grows as 1 / spread.
-        sass_threshold_quantile: ``0.1`` (the default): SASS's candidates are the top 10 % of the
-            batch's pairs by normalised similarity (enough for num_mix = B draws from B >= 11).
-            ``None`` (SPEC): the pairs above ``threshold``, which on MOSI-like data are 73-90 %
-            of all pairs, so partners are nearly random.
-        The paper's MS-Mix is ``augmentation="msmix:paper"`` (SPEC section 4 as written);
-        ``msmix:reference`` is it in reference mode.
+        sal_target: what SAL aligns SIG's intensities with. ``batch_softmax`` (the default, SPEC
+            section 4): KL(P(y) || P(I_m)) of batch softmaxes. ``per_sample``: each sample's |I_m|
+            against its own |y_m| (the unimodal label where the dataset has one, else the label), an
+            L1 loss in label units, which pins the intensities' level (the batch softmax does not
+            change when all |I_m| shift together, and SIG can settle at the tanh bound |I| = 3).
+        sig_ratio_weights: the weights w_m of SPEC's lam_adapt. ``batch_minmax`` (the default,
+            SPEC): the min-max of |I_m| over the batch, which stretches differences of 0.001 to
+            [0, 1] and whose gradient grows as 1 / spread. ``intensity_scale``: w_m = |I_m| / 3.
+        sass_threshold_quantile: ``None`` (the default, SPEC): SASS's candidates are the pairs above
+            ``threshold`` (73-90 % of all pairs on MOSI-like data). ``q``: the top q of the batch's
+            pairs by normalised similarity.
+        sig_stop_gradient: SIG reads the states with stopped gradients, so SAL and the ratio path
+            train the intensity predictors only, never the encoders and fusion (default ``False``,
+            SPEC: nothing is detached).
+        ratio_stop_gradient: the mixing ratios use detached intensities, so the mixed loss trains no
+            intensity predictor (default ``False``, SPEC).
+        ``augmentation="msmix"`` with every default is the paper's MS-Mix (SPEC section 4); the
+        named variants (``msmix:stop_gradient``, ``msmix:per_sample_sal``, ``msmix:reference`` and
+        the ablations ``msmix:no_*``) each change the settings their names say.
     """
 
     model_type = "msmix_base"
@@ -107,14 +109,6 @@ class MSAConfig(PretrainedConfig):
             if not hasattr(self, name):
                 setattr(self, name, value)
         self.check_msa_settings()
-
-    @classmethod
-    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> "MSAConfig":
-        """transformers' ``from_dict``; an MS-Mix config saved before ``sal_target`` existed keeps the
-        SPEC arithmetic it was trained with (``msmix:paper``'s settings) instead of today's defaults."""
-        if config_dict.get("augmentation") == "msmix" and "sal_target" not in config_dict:
-            config_dict = {**PAPER_MSMIX, **config_dict}
-        return super().from_dict(config_dict, **kwargs)
 
     def check_msa_settings(self) -> None:
         """Raise ``ValueError`` naming the field when a shared setting is invalid."""

@@ -334,21 +334,28 @@ class MSMix(MixingModule):
         ratio_weights: the weights w_m of lam_adapt: ``batch_minmax`` (SPEC section 4, min-max of
             |I_m| over the batch) or ``intensity_scale`` (w_m = |I_m| / 3, so equal intensities mix
             at 1/2 whatever the batch, and the ratio's gradient does not grow as 1 / spread).
+        sig_stop_gradient: SIG reads the states with stopped gradients, so SAL and the ratio path
+            train the intensity predictors only, never the encoders (SPEC: nothing is detached).
+        ratio_stop_gradient: the mixing ratios lam_m use detached intensities, so the mixed loss
+            trains no intensity predictor and SIG learns from SAL alone (SPEC: gradients reach
+            the predictors through lam).
     """
 
     def __init__(self, state_dims: tuple[int, int, int], alpha: float = 2.0, threshold: float = 0.4,
                  num_mix: int | None = None, label_scale: float = 3.0, polarity_aware: bool = False,
                  reference_mode: bool = False, num_heads: int = 4, use_sass: bool = True, use_sig: bool = True,
                  sal_target: str = "batch_softmax", threshold_quantile: float | None = None,
-                 ratio_weights: str = "batch_minmax"):
+                 ratio_weights: str = "batch_minmax", sig_stop_gradient: bool = False,
+                 ratio_stop_gradient: bool = False):
         super().__init__(num_mix)
         check_msmix_options(sal_target, threshold_quantile, ratio_weights)
         if reference_mode and not (use_sass and use_sig):
             raise ValueError("reference_mode reproduces the full method: it needs use_sass and use_sig")
         if reference_mode and (sal_target != "batch_softmax" or threshold_quantile is not None
-                               or ratio_weights != "batch_minmax"):
+                               or ratio_weights != "batch_minmax" or sig_stop_gradient or ratio_stop_gradient):
             raise ValueError("reference_mode reproduces the reference arithmetic: it needs sal_target='batch_softmax', "
-                             "sass_threshold_quantile=None and sig_ratio_weights='batch_minmax'")
+                             "sass_threshold_quantile=None, sig_ratio_weights='batch_minmax', "
+                             "sig_stop_gradient=False and ratio_stop_gradient=False")
         if polarity_aware and not use_sass:
             raise ValueError("polarity_aware is a SASS option: it needs use_sass")
         self.use_sass = bool(use_sass)
@@ -357,6 +364,8 @@ class MSMix(MixingModule):
         self.label_scale = float(label_scale)
         self.sal_target = sal_target
         self.ratio_weights = ratio_weights
+        self.sig_stop_gradient = bool(sig_stop_gradient)
+        self.ratio_stop_gradient = bool(ratio_stop_gradient)
         self.selector = PartnerSelector(float(threshold), polarity_aware, reference_mode,
                                         None if threshold_quantile is None else float(threshold_quantile))
         self.predictors = nn.ModuleList(IntensityPredictor(dim, num_heads) for dim in state_dims)
@@ -368,7 +377,8 @@ class MSMix(MixingModule):
                    num_mix=config.num_mix, label_scale=config.label_scale, polarity_aware=config.polarity_aware,
                    reference_mode=config.reference_mode, num_heads=config.sig_num_heads,
                    use_sass=config.use_sass, use_sig=config.use_sig, sal_target=config.sal_target,
-                   threshold_quantile=config.sass_threshold_quantile, ratio_weights=config.sig_ratio_weights)
+                   threshold_quantile=config.sass_threshold_quantile, ratio_weights=config.sig_ratio_weights,
+                   sig_stop_gradient=config.sig_stop_gradient, ratio_stop_gradient=config.ratio_stop_gradient)
 
     def intensities(self, states: States, step_masks: StepMasks = None,
                     present: torch.Tensor | None = None) -> torch.Tensor:
@@ -407,7 +417,9 @@ class MSMix(MixingModule):
         this is SPEC section 4 unchanged.
         """
         labels = labels.reshape(-1, 1)
-        intensities = self.intensities(states, step_masks, present)
+        sig_inputs = tuple(state.detach() for state in states) if self.sig_stop_gradient else states
+        intensities = self.intensities(sig_inputs, step_masks, present)
+        ratio_intensities = intensities.detach() if self.ratio_stop_gradient else intensities
         count = self.mix_count(labels.shape[0])
         if self.use_sass:
             similarity = normalise_similarity(modality_similarity(states, step_masks, present))
@@ -419,7 +431,7 @@ class MSMix(MixingModule):
         base = draws.beta(self.alpha, index1.shape[0]).to(intensities.dtype)
         if self.use_sig:
             lambdas = []
-            for modality, column in enumerate(intensities.unbind(dim=1)):
+            for modality, column in enumerate(ratio_intensities.unbind(dim=1)):
                 rows = None if present is None else present[:, modality]
                 ratio = adaptive_ratio(self.ratio_weight(column, rows), index1, index2)
                 if rows is not None:

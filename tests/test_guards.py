@@ -17,7 +17,7 @@ import torch
 
 from data_processing.synthetic import SyntheticConfig, generate_default_dataset
 from modeling_msmix import BACKBONES
-from modeling_msmix.augmentations import PAPER_MSMIX
+from modeling_msmix.augmentations import PER_SAMPLE_SAL
 from modeling_msmix.mixing_base import RandomDraws
 from modeling_msmix.mixing_msmix import MSMix, PartnerSelector, same_polarity
 from trainer.collator import MSMixDataCollator, epoch_mix_seed
@@ -62,7 +62,7 @@ def test_label_zero_counts_as_positive_in_polarity_aware_sass():
 
 
 def test_sal_uses_the_label_scale_of_a_sims_config():
-    model = _tiny_tfn(sal_weight=1.0, **PAPER_MSMIX)
+    model = _tiny_tfn(sal_weight=1.0)
     assert isinstance(model.augmentation, MSMix) and model.augmentation.label_scale == 1.0
     output = model(**_batch(), mix_seed=5)
     intensities = output.intensities.detach().double().numpy()
@@ -79,7 +79,7 @@ def test_sal_uses_the_label_scale_of_a_sims_config():
 
 
 def test_per_sample_sal_compares_intensities_in_sims_label_units():
-    model = _tiny_tfn()  # the default per-sample target, weight 1
+    model = _tiny_tfn(**PER_SAMPLE_SAL)  # the per-sample target, weight 1
     output = model(**_batch(), mix_seed=5)
     intensities = output.intensities.detach().double().numpy()
     labels = _batch()["labels"].double().numpy()

@@ -7,7 +7,6 @@ import torch
 from torch import nn
 
 from modeling_msmix import AUGMENTATIONS, MSAConfig, MSAPreTrainedModel, build_augmentation
-from modeling_msmix.augmentations import PAPER_MSMIX
 from modeling_msmix.mixing_base import MixResult, RandomDraws
 from modeling_msmix.mixing_baselines import AdvMixup, MultiMix, PowMix, VanillaMixup
 from modeling_msmix.mixing_msmix import (
@@ -290,7 +289,7 @@ def reference_by_formula(module, states, labels, alpha, threshold, num_mix):
 
 @pytest.mark.parametrize("threshold", [0.4, 0.95])
 def test_reference_mode_matches_the_direct_computation(threshold):
-    config = ToyConfig(**PAPER_MSMIX, reference_mode=True, threshold=threshold, label_min=-1.0, label_max=1.0, num_mix=5)
+    config = ToyConfig(reference_mode=True, threshold=threshold, label_min=-1.0, label_max=1.0, num_mix=5)
     torch.manual_seed(3)
     module = build_augmentation(config, (7, 5, 9))
     states = (torch.randn(6, 7), torch.randn(6, 5), torch.randn(6, 9))

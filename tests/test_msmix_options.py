@@ -8,6 +8,7 @@ import torch
 from data_processing.schema import read_metadata
 from data_processing.synthetic import SyntheticConfig, generate_default_dataset
 from modeling_msmix import LMFConfig, LMFModel
+from modeling_msmix.augmentations import PER_SAMPLE_SAL, augmentation_of
 from modeling_msmix.mixing_base import RandomDraws
 from modeling_msmix.mixing_msmix import MSMix, PartnerSelector, intensity_target_loss
 from trainer.collator import MSMixDataCollator
@@ -105,13 +106,27 @@ def test_options_round_trip_through_save_pretrained(tmp_path):
 def test_a_config_saved_before_the_options_keeps_the_spec_arithmetic(tmp_path):
     LMFConfig(augmentation="msmix").save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
-    for key in ("sal_target", "sig_ratio_weights", "sass_threshold_quantile"):
+    for key in ("sal_target", "sig_ratio_weights", "sass_threshold_quantile", "sig_stop_gradient",
+                "ratio_stop_gradient"):
         del saved[key]
     (tmp_path / "config.json").write_text(json.dumps(saved))
     old = LMFConfig.from_pretrained(tmp_path)
     assert (old.sal_target, old.sig_ratio_weights, old.sass_threshold_quantile, old.sal_loss_weight) == (
         "batch_softmax", "batch_minmax", None, 500.0)
-    assert LMFConfig.from_dict({"augmentation": "mixup"}).sal_target == "per_sample"  # not MS-Mix: untouched
+    assert (old.sig_stop_gradient, old.ratio_stop_gradient) == (False, False)
+
+
+def test_a_config_saved_with_the_former_default_keeps_its_arithmetic(tmp_path):
+    # Saved when `msmix` meant per-sample SAL: the options are in config.json, the stop-gradient ones are not.
+    LMFConfig(augmentation="msmix", **PER_SAMPLE_SAL).save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["sig_stop_gradient"], saved["ratio_stop_gradient"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    old = LMFConfig.from_pretrained(tmp_path)
+    assert (old.sal_target, old.sig_ratio_weights, old.sass_threshold_quantile, old.sal_loss_weight) == (
+        "per_sample", "intensity_scale", 0.1, 1.0)
+    assert (old.sig_stop_gradient, old.ratio_stop_gradient) == (False, False)
+    assert augmentation_of(old) == "msmix:per_sample_sal"
 
 
 def sims_like_tiny():

@@ -92,8 +92,15 @@ class MSMixTrainingArguments(TrainingArguments):
     )
     msmix_health_check: bool = field(
         default=True,
-        metadata={"help": "MS-Mix models: warn when SIG sits at the tanh bound or collapses, or SASS passes nearly "
-                  "every pair (trainer.msmix_health)"},
+        metadata={"help": "MS-Mix models: warn when the task is not learned (validation MAE at the train-mean "
+                  "level, or the task's gradient share below its floor), SIG sits at the tanh bound or collapses, "
+                  "or SASS passes nearly every pair (trainer.msmix_health)"},
+    )
+    loss_gradient_norms: bool = field(
+        default=True,
+        metadata={"help": "on logged training steps, log each loss part's gradient norm on the shared parameters "
+                  "(encoders and fusion) and on the augmentation's own (grad_norm_*, grad_share_*; "
+                  "trainer.gradient_shares): one extra backward per loss part every logging_steps"},
     )
     keep_freed_cpu_memory: bool = field(
         default=True,

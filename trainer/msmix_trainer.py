@@ -12,9 +12,15 @@ The model computes its loss (task + mixed + SAL + auxiliary, weights from its co
 - evaluation and prediction call the model in eval mode without ``mix_seed`` (it never mixes)
   and return its predictions [N, 1]; ``compute_metrics`` defaults to the MSA metrics of the
   model's ``dataset_kind``.
-- for MS-Mix models, :class:`~trainer.msmix_health.MSMixHealthCallback` warns when SIG sits at
-  the tanh bound, its batch spread collapses, or SASS passes nearly every pair
-  (``msmix_health_check=False`` in the training arguments turns it off).
+- on the training steps that are logged, each loss part's gradient norm on the shared parameters
+  (encoders and fusion) and on the augmentation's own parameters, and its share of them, join the
+  log as ``grad_norm_<group>_<part>`` and ``grad_share_<group>_<part>`` (:mod:`trainer.gradient_shares`;
+  one extra backward per loss part on those steps; ``loss_gradient_norms=False`` turns it off).
+- for MS-Mix models, :class:`~trainer.msmix_health.MSMixHealthCallback` warns when the task is not
+  being learned (validation MAE still at the train-mean level while the auxiliary losses fall, or
+  the task's gradient share on the shared parameters below its floor), SIG sits at the tanh bound,
+  its batch spread collapses, or SASS passes nearly every pair (``msmix_health_check=False`` in the
+  training arguments turns it off).
 - on CPU runs, ``train`` first keeps freed memory in the process heap for reuse
   (:func:`~trainer.cpu_memory.keep_freed_cpu_memory`; ``keep_freed_cpu_memory=False`` in the
   training arguments turns it off).
@@ -28,12 +34,20 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+import numpy as np
 import torch
 from accelerate.utils import gather_object
 from transformers import EvalPrediction, Trainer, TrainerCallback
 
 from .collator import MSMixDataCollator, epoch_mix_seed
 from .cpu_memory import keep_freed_cpu_memory_for_training
+from .gradient_shares import (
+    GRADIENT_NORM_PREFIX,
+    GRADIENT_SHARE_PREFIX,
+    gradient_shares,
+    loss_part_gradient_norms,
+    parameter_groups,
+)
 from .metrics import compute_msa_metrics
 from .msmix_health import MSMixHealthCallback
 
@@ -41,9 +55,24 @@ LOSS_PART_PREFIX = "loss_"
 MIX_STATISTIC_PREFIX = "msmix_"
 
 
-def msa_metrics_from_predictions(eval_prediction: EvalPrediction, dataset_kind: str) -> dict[str, float]:
-    """``compute_metrics`` for the Trainer: the MSA metrics of ``dataset_kind`` on flat predictions."""
-    return compute_msa_metrics(eval_prediction.predictions, eval_prediction.label_ids, dataset_kind)
+def msa_metrics_from_predictions(eval_prediction: EvalPrediction, dataset_kind: str,
+                                 train_label_mean: float | None = None) -> dict[str, float]:
+    """``compute_metrics`` for the Trainer: the MSA metrics of ``dataset_kind`` on flat predictions, and
+    with ``train_label_mean`` the MAE of predicting it for every sample (``train_mean_MAE``, the level a
+    model that learned nothing ends at)."""
+    metrics = compute_msa_metrics(eval_prediction.predictions, eval_prediction.label_ids, dataset_kind)
+    if train_label_mean is not None:
+        labels = np.asarray(eval_prediction.label_ids, dtype=np.float64).reshape(-1)
+        metrics["train_mean_MAE"] = float(np.abs(labels - train_label_mean).mean())
+    return metrics
+
+
+def label_mean(dataset: Any) -> float | None:
+    """The mean label of a training set (in-memory tensors or a torch-formatted split); ``None`` without labels."""
+    labels = getattr(dataset, "labels", None)
+    if labels is None and "label" in (getattr(dataset, "column_names", None) or ()):
+        labels = dataset.with_format("numpy")["label"]
+    return None if labels is None else float(np.asarray(labels, dtype=np.float64).mean())
 
 
 class MixEpochCallback(TrainerCallback):
@@ -74,7 +103,8 @@ class MSMixTrainer(Trainer):
         if data_collator is None:
             data_collator = MSMixDataCollator(seed=args.seed if args is not None else 0)
         self.dataset_kind = dataset_kind or model.config.dataset_kind
-        kwargs.setdefault("compute_metrics", partial(msa_metrics_from_predictions, dataset_kind=self.dataset_kind))
+        kwargs.setdefault("compute_metrics", partial(msa_metrics_from_predictions, dataset_kind=self.dataset_kind,
+                                                     train_label_mean=label_mean(kwargs.get("train_dataset"))))
         super().__init__(model=model, args=args, data_collator=data_collator, **kwargs)
         self.mix_epoch = 0
         self.add_callback(MixEpochCallback(self))
@@ -82,6 +112,8 @@ class MSMixTrainer(Trainer):
             self.add_callback(MSMixHealthCallback())
         self._loss_part_sums: dict[str, torch.Tensor] = {}
         self._loss_part_steps = 0
+        self._gradient_norms: dict[str, torch.Tensor] = {}
+        self._gradient_norm_step = -1
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         """One step, with the batch's ``mix_seed`` combined with the current epoch."""
@@ -99,7 +131,22 @@ class MSMixTrainer(Trainer):
             for name, value in logged.items():
                 self._loss_part_sums[name] = self._loss_part_sums.get(name, 0) + value.detach()
             self._loss_part_steps += 1
+            if len(outputs.loss_parts) > 1 and self._is_logged_step():
+                self._gradient_norm_step = self.state.global_step
+                groups = parameter_groups(self.accelerator.unwrap_model(model))
+                self._gradient_norms = loss_part_gradient_norms(outputs.loss_parts, groups)
         return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+    def _is_logged_step(self) -> bool:
+        """Whether the step being computed will be logged (its first micro-batch only), with
+        ``loss_gradient_norms`` on and ``logging_strategy="steps"``."""
+        if not getattr(self.args, "loss_gradient_norms", True) or self.args.logging_strategy != "steps":
+            return False
+        step = self.state.global_step + 1
+        if self._gradient_norm_step == self.state.global_step:
+            return False
+        interval = self.state.logging_steps or self.args.logging_steps
+        return (interval and step % int(interval) == 0) or (self.args.logging_first_step and step == 1)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         """(loss, predictions [B, 1], labels) without mixing."""
@@ -114,13 +161,26 @@ class MSMixTrainer(Trainer):
     def train(self, *args: Any, **kwargs: Any):
         keep_freed_cpu_memory_for_training(self.args)
         self._loss_part_sums, self._loss_part_steps = {}, 0
+        self._gradient_norms, self._gradient_norm_step = {}, -1
         return super().train(*args, **kwargs)
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """Add the interval's mean loss parts and mixing statistics to a training log (the one holding ``loss``)."""
         if "loss" in logs:
             logs.update(self._pop_loss_parts())
+            logs.update(self._pop_gradient_norms())
         super().log(logs, start_time)
+
+    def _pop_gradient_norms(self) -> dict[str, float]:
+        """The last logged step's gradient norms (mean over processes) and their shares; then reset."""
+        if not self._gradient_norms:
+            return {}
+        names = sorted(self._gradient_norms)
+        norms = torch.stack([self._gradient_norms[name].to(self.args.device) for name in names])
+        norms = dict(zip(names, self.accelerator.reduce(norms, reduction="mean").tolist()))
+        self._gradient_norms = {}
+        return {**{f"{GRADIENT_NORM_PREFIX}{name}": value for name, value in norms.items()},
+                **{f"{GRADIENT_SHARE_PREFIX}{name}": value for name, value in gradient_shares(norms).items()}}
 
     def _pop_loss_parts(self) -> dict[str, float]:
         """Mean of each accumulated value over steps (0 in steps without it) and over processes; then reset."""
