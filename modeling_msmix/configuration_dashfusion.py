@@ -1,4 +1,4 @@
-"""Configuration of DashFusion, dual-stream alignment with hierarchical bottleneck fusion (Wen et al., IEEE TNNLS 2025)."""
+"""Configuration of DashFusion, dual-stream alignment with hierarchical bottleneck fusion (Wen et al., TNNLS 2025)."""
 
 from typing import Any
 

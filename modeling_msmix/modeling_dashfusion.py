@@ -1,4 +1,4 @@
-"""DashFusion, dual-stream alignment with hierarchical bottleneck fusion (Wen et al., IEEE TNNLS 2025), split at its fusion point.
+"""DashFusion (Wen et al., IEEE TNNLS 2025): dual-stream alignment, hierarchical bottleneck fusion; split at the fusion.
 
 encode (the dual-stream alignment's temporal stream): text -> BERT token states (precomputed or
 fine-tuned) -> a two-layer projector (Linear, GELU, Linear, GELU, LayerNorm) -> H_t [B, Lt, d];
@@ -42,7 +42,7 @@ from torch.nn import functional as F
 
 from .configuration_dashfusion import DashFusionConfig
 from .layers import masked_mean
-from .modeling_almt import multi_head_attention
+from .modeling_almt import FeedForward, multi_head_attention
 from .modeling_base import MSAPreTrainedModel
 from .modeling_mult import steps_in_use
 from .text_encoder import build_text_encoder, run_text_encoder, text_input_dim
@@ -51,14 +51,6 @@ from .text_encoder import build_text_encoder, run_text_encoder, text_input_dim
 def with_cls_step(mask: torch.Tensor) -> torch.Tensor:
     """The step mask [B, 1 + L] of a sequence with a CLS token prepended to the steps of ``mask`` [B, L]."""
     return torch.cat([mask.new_ones(mask.shape[0], 1), mask], dim=1)
-
-
-class FeedForward(nn.Sequential):
-    """Linear, GELU, dropout, linear, dropout."""
-
-    def __init__(self, dim: int, hidden_dim: int, dropout: float):
-        super().__init__(nn.Linear(dim, hidden_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden_dim, dim),
-                         nn.Dropout(dropout))
 
 
 class TextProjector(nn.Sequential):

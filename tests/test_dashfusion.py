@@ -157,7 +157,8 @@ def test_fusion_layers_equal_the_equations():
         sequences = (source, torch.randn(3, 4, 16), torch.randn(3, 6, 16))
         masks = (key_mask, torch.ones(3, 4, dtype=torch.bool), torch.rand(3, 6) > 0.3)
         masks[2][:, 0] = True
-        torch.testing.assert_close(block(x, sequences, masks), reference_bottleneck_cross(block, x, sequences, masks, 4))
+        expected = reference_bottleneck_cross(block, x, sequences, masks, 4)
+        torch.testing.assert_close(block(x, sequences, masks), expected)
 
 
 def test_hierarchical_bottleneck_fusion_equals_the_equations():
