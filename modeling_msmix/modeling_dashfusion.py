@@ -267,9 +267,9 @@ class DashFusionModel(MSAPreTrainedModel):
         return torch.cat([h_t, aligned * text_keep], dim=-1), h_a, h_v
 
     def state_step_masks(self, states, masks):
-        """The text mask, and the audio and vision masks with their CLS step."""
+        """The text mask, and the audio and vision masks with their CLS step (each where its state's steps match)."""
         text_mask, audio_mask, vision_mask = masks
-        return text_mask, with_cls_step(audio_mask), with_cls_step(vision_mask)
+        return super().state_step_masks(states, (text_mask, with_cls_step(audio_mask), with_cls_step(vision_mask)))
 
     def fuse(self, z_t, z_a, z_v):
         """Hierarchical bottleneck fusion and the head -> (prediction [N, 1], None)."""

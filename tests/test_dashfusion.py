@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from transformers import BertConfig
 
 from modeling_msmix import DashFusionConfig, DashFusionModel
 from modeling_msmix.modeling_dashfusion import (
@@ -314,3 +315,17 @@ def test_recipes_hold_the_dashfusion_papers_settings(dataset):
     bert = "bert-base-chinese" if dataset == "sims" else "bert-base-uncased"
     assert f'text_encoder_name_or_path="{bert}"' in overrides
     assert ("encoder_layers=4" in overrides and "fusion_depth=3" in overrides) == mosei
+
+
+def test_a_text_encoder_with_more_tokens_than_text_features_trains_with_msmix():
+    """With BERT the text state has the token ids' steps, not the features' mask: SIG then reads no text mask."""
+    bert = BertConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=24,
+                      max_position_embeddings=16)
+    model = tiny_model(augmentation="msmix", text_encoder_config=bert.to_dict()).train()
+    batch = tiny_batch()
+    batch["input_ids"] = torch.randint(1, 40, (5, 9), generator=torch.Generator().manual_seed(2))
+    batch["attention_mask"] = torch.ones(5, 9, dtype=torch.long)
+    output = model(**batch, mix_seed=1)
+    output.loss.backward()
+    assert output.text_state.shape == (5, 9, 32) and torch.isfinite(output.intensities).all()
+    assert model.text_encoder.embeddings.word_embeddings.weight.grad.abs().sum() > 0
