@@ -2,12 +2,19 @@
 
 ``python -m benchmarks.collect_experiment --experiment_dir outputs/experiment --output_dir results/study``
 
-With several ``--experiment_dir`` (one per data seed, e.g. the same ``trainer.experiment`` on three
-draws of the built-in data) the runs are pooled, and each run is paired with the ``none`` run of
-the same folder and seed (``trainer.paired_comparison``: mean difference, 95 % t-interval, verdict).
+With one ``--experiment_dir`` each run is paired with the ``none`` run of the same seed
+(``trainer.paired_comparison``: mean difference, 95 % t-interval over training seeds, which speaks
+for that one draw of the data only). With several (one per data seed, e.g. the same
+``trainer.experiment`` on five draws of the built-in data) the folder is the data set and the unit
+(``trainer.study_statistics``): each comparison's difference per data set (training seeds averaged
+first), a t-interval over data sets and a verdict (better, worse, equivalent within
+``--margins``, inconclusive). ``--primary`` declares the protocol's family of primary comparisons
+(Holm-corrected at ``--alpha``); every setting against ``none`` on its backbone and the direct
+``--contrasts`` (e.g. ``"msmix - msmix:no_sal"``) are tabled uncorrected, as secondary.
 With ``--datasets`` (one per folder, as ``trainer/run.py``'s ``--dataset``) every MS-Mix run also
 gets its SIG diagnostics (``benchmarks.sig_diagnostics``: |I|-|y| correlation and share at the
-tanh bound per modality on the test split, the SASS pass share logged during training).
+tanh bound per modality on the test split, the SASS pass share and the label distance of the mixed
+pairs against all pairs of the batch, logged during training).
 
 ``trainer.experiment`` writes its table when every setting has run on every seed. When a study
 is split over several invocations, or stopped at a deadline, this reads every finished run under
@@ -26,6 +33,7 @@ from typing import Any
 from modeling_msmix import BACKBONES, augmentation_names
 from trainer.paired_comparison import paired_against_none, paired_markdown
 from trainer.report import markdown_table, summarize_seeds, write_results
+from trainer.study_statistics import ALPHA, Comparison, compare_settings, comparisons_markdown, parse_comparisons
 from trainer.training_run import load_finished_run
 
 from .sig_diagnostics import SIGDiagnosticsArguments, logged_statistics, sig_diagnostics
@@ -69,6 +77,57 @@ def differences(summaries: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any
     return rows
 
 
+def parse_margins(texts: list[str]) -> dict[str, float]:
+    """``["MAE=0.02", "Corr=0.01"]`` -> ``{"MAE": 0.02, "Corr": 0.01}``; a bad entry stops with its text."""
+    margins = {}
+    for text in texts:
+        metric, _, value = text.partition("=")
+        try:
+            margins[metric] = float(value)
+        except ValueError:
+            raise SystemExit(f"--margins entries must be METRIC=VALUE (e.g. MAE=0.02), got {text!r}") from None
+        if metric not in GAIN_METRICS or margins[metric] < 0:
+            raise SystemExit(f"--margins {text!r}: the metric must be one of {GAIN_METRICS} and the margin >= 0")
+    return margins
+
+
+def dataset_level(runs: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> dict[str, Any]:
+    """The primary family (Holm) on ``GAIN_METRICS[0]`` and the secondary comparisons on every gain metric."""
+    margins = parse_margins(args.margins)
+    try:
+        primary = parse_comparisons(args.primary, list(runs))
+        contrasts = parse_comparisons(args.contrasts, list(runs))
+    except ValueError as error:
+        raise SystemExit(f"collect_experiment: {error}") from None
+    against_none = [Comparison(name, f"{name.split(' + ')[0]} + none") for name in runs
+                    if not name.endswith(" + none") and f"{name.split(' + ')[0]} + none" in runs]
+    secondary = list(dict.fromkeys(against_none + contrasts))
+    return {
+        "alpha": args.alpha,
+        "margins": {metric: margins.get(metric, 0.0) for metric in GAIN_METRICS},
+        "primary": compare_settings(runs, primary, GAIN_METRICS[0], margins.get(GAIN_METRICS[0], 0.0), args.alpha,
+                                    family=True),
+        "secondary": {metric: compare_settings(runs, secondary, metric, margins.get(metric, 0.0), args.alpha)
+                      for metric in GAIN_METRICS},
+    }
+
+
+def dataset_level_parts(level: dict[str, Any]) -> list[str]:
+    """The Markdown captions and tables of ``dataset_level``."""
+    margins = ", ".join(f"{metric} {margin:g}" for metric, margin in level["margins"].items())
+    parts = []
+    if level["primary"]:
+        parts += [f"Primary comparisons, data set as the unit: mean over data sets of each data set's difference "
+                  f"(training seeds averaged first), t-interval at the Holm-adjusted level over the "
+                  f"{len(level['primary'])} comparisons (family alpha {level['alpha']:g}), equivalence margin "
+                  f"({margins}); trainer.study_statistics:", comparisons_markdown(level["primary"].values())]
+    secondary = [row for rows in level["secondary"].values() for row in rows.values()]
+    if secondary:
+        parts += [f"Secondary (exploratory, not corrected for multiplicity): the same per data set, "
+                  f"{100 * (1 - level['alpha']):g} % t-intervals, margins {margins}:", comparisons_markdown(secondary)]
+    return parts
+
+
 def diagnostics_row(run: dict[str, Any], dataset: str) -> dict[str, float]:
     """The SIG and SASS figures of one MS-Mix run (see the module docstring)."""
     figures = sig_diagnostics(SIGDiagnosticsArguments(model=run["output_dir"], dataset=dataset))
@@ -80,6 +139,8 @@ def diagnostics_row(run: dict[str, Any], dataset: str) -> dict[str, float]:
             row[f"r_own_{modality}"] = values["pearson_abs_y_own"]
         row[f"at_bound_{modality}"] = values["saturated_share"]
     row["sass_pass"] = logged.get("msmix_sass_above_threshold", float("nan"))
+    for name in ("pair_label_distance", "batch_label_distance"):
+        row[name] = logged.get(f"msmix_{name}", float("nan"))
     return row
 
 
@@ -96,10 +157,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--experiment_dir", required=True, nargs="+", help="one folder per data seed")
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--datasets", nargs="+", help="each folder's --dataset, for the SIG diagnostics")
+    parser.add_argument("--primary", nargs="+", default=[],
+                        help="the protocol's primary comparisons, Holm-corrected: 'msmix - none' (every backbone) "
+                             "or 'lmf + msmix - lmf + none'")
+    parser.add_argument("--contrasts", nargs="+", default=[],
+                        help="direct contrasts besides each setting against none, e.g. 'msmix - msmix:no_sal'")
+    parser.add_argument("--margins", nargs="+", default=[],
+                        help="equivalence margins, the smallest effect of interest per metric: MAE=0.02 Corr=0.02 "
+                             "(default 0: nothing reads equivalent)")
+    parser.add_argument("--alpha", type=float, default=ALPHA, help="family-wise error rate of the primary "
+                        "comparisons, and the level of the secondary intervals")
     args = parser.parse_args(argv)
     names = [Path(folder).name for folder in args.experiment_dir]
     if len(set(names)) != len(names):
         raise SystemExit(f"--experiment_dir folders must have distinct names (they label the data seeds): {names}")
+    if (args.primary or args.contrasts or args.margins) and len(args.experiment_dir) < 2:
+        raise SystemExit("--primary, --contrasts and --margins compare over data sets: they need several "
+                         "--experiment_dir (one per data seed)")
     if args.datasets and len(args.datasets) != len(args.experiment_dir):
         raise SystemExit(f"--datasets names {len(args.datasets)} datasets for {len(args.experiment_dir)} folders")
     runs: dict[str, list[dict[str, Any]]] = {}
@@ -115,18 +189,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                  f"{name} (seeds {', '.join(str(r['seed']) for r in runs[name])})"): summary
                 for name, summary in summaries.items()}
     gains = differences(summaries)
-    paired = paired_against_none(runs, GAIN_METRICS)
     parts = [
         "Test split, mean ± std over the " + ("runs (data seeds x seeds)" if several else "seeds named in each row") + ".",
         markdown_table(labelled, SIMS_TABLE_METRICS if sims else TABLE_METRICS),
         "Difference from no augmentation on the same backbone (lower MAE is better, higher Corr is better); "
         "the ± is the larger seed std of the two settings, the spread to compare the difference with:",
         markdown_table(gains, GAIN_METRICS),
-        "Paired with the none run of the same data and seed, mean difference [95 % t-interval] (n pairs); "
-        "'helps' only when the interval excludes 0:",
-        paired_markdown(paired, GAIN_METRICS),
     ]
-    results = {"test": summaries, "difference_from_none": gains, "paired_vs_none": paired, "runs": runs}
+    results = {"test": summaries, "difference_from_none": gains, "runs": runs}
+    if several:
+        results["dataset_level"] = dataset_level(runs, args)
+        parts += dataset_level_parts(results["dataset_level"])
+    else:
+        results["paired_vs_none"] = paired_against_none(runs, GAIN_METRICS)
+        parts += ["Paired with the none run of the same seed on this one data set, mean difference [95 % t-interval "
+                  "over training seeds] (n pairs); it speaks for this draw of the data only:",
+                  paired_markdown(results["paired_vs_none"], GAIN_METRICS)]
     if args.datasets:
         datasets = {Path(folder).name: dataset for folder, dataset in zip(args.experiment_dir, args.datasets)}
         diagnostics = {f"{name}, {run['data']} seed {run['seed']}": diagnostics_row(run, datasets[run["data"]])
@@ -136,7 +214,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             results["sig_diagnostics"] = diagnostics
             parts += ["SIG and SASS per MS-Mix run (test split): Pearson r of |I_m| with |y| (r_own: with the "
                       "modality's unimodal |y_m|, where the data has them), share of samples at the tanh bound, "
-                      "share of pairs SASS passed during training:", diagnostics_markdown(diagnostics)]
+                      "share of pairs SASS passed during training, mean |y_i - y_j| of the mixed pairs and of all "
+                      "pairs of the batch during training (pair_ and batch_label_distance):",
+                      diagnostics_markdown(diagnostics)]
     markdown = "\n\n".join(parts)
     write_results(args.output_dir, results, markdown)
     print(markdown)

@@ -8,7 +8,7 @@ Has0 Acc-2 (SIMS-like: Mult_acc_2); for each single modality also ``intensity_r`
 Pearson r of |ridge prediction| with |y|: how well the size of that modality's reading tells the
 size of the sentiment, which is what MS-Mix's SIG learns. It trains no backbone, so it takes
 seconds; it is what the built-in profiles were calibrated with before confirming with real
-training (``data_processing/synthetic_mosi_like.py``, ``synthetic_reliability.py``).
+training (``data_processing/synthetic/mosi_like.py``, ``reliability.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import json
 import numpy as np
 from sklearn.linear_model import Ridge
 
-from data_processing.synthetic_profiles import PROFILES, profile_of
+from data_processing.synthetic import PROFILES, profile_of
 from trainer.metrics import compute_msa_metrics
 
 PROBE_INPUTS: dict[str, tuple[int, ...]] = {"text": (0,), "audio": (1,), "vision": (2,), "all": (0, 1, 2)}

@@ -10,7 +10,8 @@ batches of the training batch size next to the KL that a constant intensity gets
 and the mean |lam_adapt - 0.5| over each batch's random pairs (0 means the intensity-guided half of
 the ratio is always 0.5, so SIG does not steer the mixing). From the run's ``trainer_state.json``
 it also prints the mean of each logged MS-Mix statistic over training, among them the share of
-pairs above the SASS threshold (near 1, SASS leaves the partners almost as random as Mixup's).
+pairs above the SASS threshold (near 1, SASS leaves the partners almost as random as Mixup's), and
+each loss part's gradient norm and share on the shared parameters and on SIG's own.
 """
 
 from __future__ import annotations
@@ -103,12 +104,16 @@ def sig_diagnostics(args: SIGDiagnosticsArguments) -> dict[str, dict[str, float]
     return figures
 
 
+LOGGED_PREFIXES: tuple[str, ...] = ("msmix_", "grad_norm_", "grad_share_")
+
+
 def logged_statistics(folder: str) -> dict[str, float] | None:
-    """Mean of every ``msmix_*`` statistic over the logged training steps (``None`` without ``trainer_state.json``)."""
+    """Mean over the logged training steps of every ``msmix_*`` statistic and of each loss part's gradient norm
+    and share (``grad_norm_<group>_<part>``, ``grad_share_<group>_<part>``; ``None`` without ``trainer_state.json``)."""
     history = log_history(folder)
     if history is None:
         return None
-    names = sorted({key for entry in history for key in entry if key.startswith("msmix_")})
+    names = sorted({key for entry in history for key in entry if key.startswith(LOGGED_PREFIXES)})
     return {name: float(np.mean([entry[name] for entry in history if name in entry])) for name in names}
 
 

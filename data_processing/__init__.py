@@ -13,9 +13,7 @@ from modeling_msmix.sample_extractor import ExtractionError, extract_sample
 from .loading import load_msa_dataset
 from .manifest import ManifestError, load_entries
 from .schema import MSAMetadata, attach_metadata, msa_features, read_metadata, validate_dataset
-from .synthetic import SyntheticConfig, generate_default_dataset
-from .synthetic_mosi_like import MOSILikeConfig
-from .synthetic_reliability import ReliabilityConfig, SIMSLikeConfig
+from .synthetic import MOSILikeConfig, ReliabilityConfig, SIMSLikeConfig, SyntheticConfig, generate_default_dataset
 
 _LAZY: dict[str, str] = {
     "build_dataset": "extract",

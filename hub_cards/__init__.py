@@ -1,8 +1,12 @@
-"""Model and dataset cards for the Hugging Face Hub, and the code that publishes with them.
+"""Dataset cards for the Hugging Face Hub, publishing datasets and the demo Space, and the provenance
+and citations that the model card (``trainer.model_card``) shares with them.
 
 - :mod:`hub_cards.dataset_card`: ``build_dataset_card(dataset)`` from the dataset's ``MSAMetadata``.
-- :mod:`hub_cards.model_card`: ``build_model_card(config, results=..., training_args=...)``.
-- :mod:`hub_cards.callback`: ``ModelCardCallback``, a ``TrainerCallback`` that writes the card.
-- :mod:`hub_cards.push`: ``push_dataset`` and ``push_trained_model`` (``save_model_for_hub`` locally).
+- :mod:`hub_cards.push`: ``push_dataset``.
 - :mod:`hub_cards.space`: ``push_space(model_id)``, the demo page as a Gradio Space next to the model.
+- :mod:`hub_cards.provenance`, :mod:`hub_cards.citations`: what the data is, and the BibTeX of MS-Mix,
+  the backbones and the corpora.
+
+Nothing here imports ``trainer``: a trained model's card and its push (``trainer.model_card``,
+``trainer.push_model``) are the training run's report and live with it.
 """

@@ -16,6 +16,7 @@ from typing import Any
 
 from .mixing_base import MixingModule
 from .mixing_baselines import AdvMixup, ManifoldMixup, MultiMix, PowMix, VanillaMixup
+from .mixing_cmixup import DEFAULT_BANDWIDTH, CMixup, check_bandwidth
 from .mixing_msmix import MSMix, check_msmix_options
 
 VARIANT_SEPARATOR = ":"
@@ -176,6 +177,9 @@ register_augmentation("mixup", VanillaMixup, PAIR_MIXUP_OPTIONS, title="vanilla 
 register_augmentation("manifold_mixup", ManifoldMixup, PAIR_MIXUP_OPTIONS, title="Manifold Mixup")
 register_augmentation("multimix", MultiMix, PAIR_MIXUP_OPTIONS, title="MultiMix")
 register_augmentation("powmix", PowMix, PAIR_MIXUP_OPTIONS, title="PowMix")
+register_augmentation("cmixup", CMixup, (*PAIR_MIXUP_OPTIONS, "cmixup_bandwidth"), title="C-Mixup",
+                      defaults={"cmixup_bandwidth": DEFAULT_BANDWIDTH},
+                      check=lambda config: check_bandwidth(config.cmixup_bandwidth))
 register_augmentation("advmixup", AdvMixup, (*PAIR_MIXUP_OPTIONS, "advmixup_epsilon"), title="AdvMixUp")
 register_augmentation("msmix", MSMix, (*PAIR_MIXUP_OPTIONS, "threshold", "sal_weight", "polarity_aware",
                                        "reference_mode", "sig_num_heads", "use_sass", "use_sig", "sal_target",

@@ -76,6 +76,21 @@ def mix_pairs(states: States, index1: torch.Tensor, index2: torch.Tensor,
     return tuple(mixed)
 
 
+def label_distance_statistics(labels: torch.Tensor, index1: torch.Tensor, index2: torch.Tensor
+                              ) -> dict[str, torch.Tensor]:
+    """How far apart the mixed partners' labels are, detached for logging.
+
+    ``pair_label_distance``: mean |y[i1] - y[i2]| over the mixed pairs; ``batch_label_distance``:
+    mean |y_i - y_j| over all ordered pairs i != j of the batch, what uniformly random partners give
+    on average. A partner choice that seeks similar sentiment keeps the first below the second.
+    """
+    labels = labels.detach().float().reshape(-1)
+    size = labels.shape[0]
+    pairs = (labels[index1] - labels[index2]).abs().mean() if index1.numel() else labels.new_zeros(())
+    every = (labels[:, None] - labels[None, :]).abs().sum() / max(size * (size - 1), 1)
+    return {"pair_label_distance": pairs, "batch_label_distance": every}
+
+
 class RandomDraws:
     """Random numbers from a ``torch.Generator`` when given, else from the global torch RNG.
 

@@ -22,7 +22,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .mixing_base import MixingModule, MixResult, RandomDraws, States, broadcast_rows, mix_pairs
+from .mixing_base import (
+    MixingModule,
+    MixResult,
+    RandomDraws,
+    States,
+    broadcast_rows,
+    label_distance_statistics,
+    mix_pairs,
+)
 from .mixing_baselines import random_pairs
 
 SIG_MAX_DIM = 2000
@@ -451,5 +459,6 @@ class MSMix(MixingModule):
             label_lambda=label_lambda,
             extra_loss=self.alignment_loss(intensities, labels, present, unimodal_labels),
             intensities=intensities,
-            statistics=mixing_statistics(similarity, threshold, lambdas, intensities, present),
+            statistics={**mixing_statistics(similarity, threshold, lambdas, intensities, present),
+                        **label_distance_statistics(labels, index1, index2)},
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 import modeling_msmix
-from hub_cards.push import save_model_for_hub
+from trainer.push_model import save_model_for_hub
 from modeling_msmix.extraction_config import ExtractionConfig
 
 _FIXTURES = Path(__file__).with_name("extraction_fixtures.py")

@@ -80,7 +80,7 @@ def model_round_trip(folder: Path) -> dict:
     from safetensors.torch import save_file
     from transformers import AutoModel
 
-    from hub_cards.push import push_trained_model
+    from trainer.push_model import push_trained_model
 
     model, batch = tiny_model(), fixed_batch()
     with torch.no_grad():

@@ -440,24 +440,24 @@ def test_push_to_hub_offline_stops_before_training(dataset_dir, tmp_path):
 
 
 def test_push_to_hub_without_login_stops_before_training(dataset_dir, tmp_path, monkeypatch):
-    import hub_cards.push
+    import trainer.push_model
 
-    monkeypatch.setattr(hub_cards.push.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(hub_cards.push, "get_token", lambda: None)
+    monkeypatch.setattr(trainer.push_model.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(trainer.push_model, "get_token", lambda: None)
     message = run_error(["--dataset", str(dataset_dir), "--push_to_hub", "true"], tmp_path)
     assert "--push_to_hub: not logged in to the Hugging Face Hub: run `hf auth login` or pass --hub_token" in message
     assert not (tmp_path / "out").exists()
 
 
 def test_a_failed_push_after_training_keeps_the_results(dataset_dir, tmp_path, monkeypatch):
-    import hub_cards.push
+    import trainer.push_model
 
-    monkeypatch.setattr(hub_cards.push, "check_hub_access", lambda token=None: "someone")
+    monkeypatch.setattr(trainer.push_model, "check_hub_access", lambda token=None: "someone")
 
     def failing_push(*args, **kwargs):
         raise ConnectionError("the network went away")
 
-    monkeypatch.setattr(hub_cards.push, "push_trained_model", failing_push)
+    monkeypatch.setattr(trainer.push_model, "push_trained_model", failing_push)
     message = run_error(["--dataset", str(dataset_dir), "--push_to_hub", "true", "--hub_model_id", "someone/x"], tmp_path)
     assert message == (f"run.py: error: --push_to_hub: the push failed (ConnectionError: the network went away); "
                        f"the results and models are kept in {tmp_path / 'out'}")

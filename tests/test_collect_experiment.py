@@ -19,11 +19,15 @@ def test_means_seeds_and_differences_from_none(tmp_path):
     finished(tmp_path / "lmf-none" / "seed-1", 0.9, 0.6)
     finished(tmp_path / "lmf-none" / "seed-2", 1.0, 0.7)
     finished(tmp_path / "lmf-msmix-no_sal" / "seed-1", 1.1, 0.5)
+    record = {"started": "2026-12-06T23:00:00+00:00", "finished": "2026-12-06T23:01:00+00:00", "commit": "abc",
+              "dirty": False, "command": ["trainer/run.py"]}
+    (tmp_path / "lmf-none" / "seed-2" / "provenance.json").write_text(json.dumps(record))
     (tmp_path / "lmf-msmix-no_sal" / "seed-2").mkdir()  # unfinished: left out
     results = main(["--experiment_dir", str(tmp_path), "--output_dir", str(tmp_path / "out")])
     assert results["test"]["lmf + none"]["MAE"]["mean"] == pytest.approx(0.95)
     assert results["test"]["lmf + none"]["MAE"]["std"] == pytest.approx(0.0707107, rel=1e-5)
     assert [run["seed"] for run in results["runs"]["lmf + msmix:no_sal"]] == [1]
+    assert [run["provenance"] for run in results["runs"]["lmf + none"]] == [None, record]  # kept in results.json
     gain = results["difference_from_none"]["lmf + msmix:no_sal - none"]
     assert gain["MAE"]["mean"] == pytest.approx(0.15) and gain["Corr"]["mean"] == pytest.approx(-0.15)
     assert "| lmf + msmix:no_sal (seeds 1) | 1.100 |" in (tmp_path / "out" / "results.md").read_text()
@@ -31,24 +35,53 @@ def test_means_seeds_and_differences_from_none(tmp_path):
         main(["--experiment_dir", str(tmp_path / "out"), "--output_dir", str(tmp_path / "x")])
 
 
-def test_several_data_folders_pool_and_pair_by_data_and_seed(tmp_path):
-    for data, offset in (("data-0", 0.0), ("data-1", 0.1)):
-        finished(tmp_path / data / "lmf-none" / "seed-1", 0.9 + offset, 0.6)
-        finished(tmp_path / data / "lmf-none" / "seed-2", 1.0 + offset, 0.7)
+def test_several_data_folders_are_the_unit_of_the_comparisons(tmp_path):
+    # per data set, msmix - none: (-0.02 - 0.03) / 2 = -0.025, -0.025 + 0.01 = -0.015, -0.025 - 0.01 = -0.035
+    # (mean -0.025, std 0.01); msmix - msmix:no_sal: -0.02 on every data set (std 0)
+    folders = []
+    for data, offset in (("data-0", 0.0), ("data-1", 0.01), ("data-2", -0.01)):
+        folders.append(str(tmp_path / data))
+        finished(tmp_path / data / "lmf-none" / "seed-1", 0.9, 0.6)
+        finished(tmp_path / data / "lmf-none" / "seed-2", 1.0, 0.7)
         finished(tmp_path / data / "lmf-msmix" / "seed-1", 0.88 + offset, 0.61)
         finished(tmp_path / data / "lmf-msmix" / "seed-2", 0.97 + offset, 0.72)
-    results = main(["--experiment_dir", str(tmp_path / "data-0"), str(tmp_path / "data-1"),
-                    "--output_dir", str(tmp_path / "out")])
-    assert results["test"]["lmf + none"]["MAE"]["n"] == 4
-    paired = results["paired_vs_none"]["lmf + msmix - none"]["MAE"]
-    # differences -0.02, -0.03 on both data draws: the pooled means differ by the same -0.025
-    assert paired["n"] == 4 and paired["mean"] == pytest.approx(-0.025)
-    assert paired["verdict"] == "helps"  # std 0.00577 over 4 pairs: the interval [-0.034, -0.016] excludes 0
+        finished(tmp_path / data / "lmf-msmix-no_sal" / "seed-1", 0.90 + offset, 0.6)
+        finished(tmp_path / data / "lmf-msmix-no_sal" / "seed-2", 0.99 + offset, 0.7)
+    results = main(["--experiment_dir", *folders, "--output_dir", str(tmp_path / "out"), "--primary", "msmix - none",
+                    "msmix - msmix:no_sal", "--contrasts", "msmix - msmix:no_sal", "--margins", "MAE=0.05"])
+    assert results["test"]["lmf + none"]["MAE"]["n"] == 6 and "paired_vs_none" not in results
+    level = results["dataset_level"]
+    against_none = level["primary"]["lmf + msmix - lmf + none"]
+    assert [v["difference"] for v in against_none["per_dataset"].values()] == pytest.approx([-0.025, -0.015, -0.035])
+    assert (against_none["n"], against_none["mean"], against_none["std"]) == pytest.approx((3, -0.025, 0.01))
+    contrast = level["primary"]["lmf + msmix - lmf + msmix:no_sal"]
+    assert (contrast["step"], contrast["rejected"]) == (1, True) and contrast["p_value"] < 1e-9  # std ~0, mean -0.02
+    assert (contrast["low"], contrast["high"]) == pytest.approx((-0.02, -0.02))
+    assert contrast["verdict"] == "equivalent"
+    # step 2 at level 0.05: t = 0.025 / (0.01 / sqrt 3) = 4.33 > 4.30, p 0.0494 < 0.05; the interval
+    # [-0.0498, -0.0002] lies inside (-0.05, 0.05): equivalent, though it excludes 0
+    assert (against_none["step"], against_none["level"], against_none["rejected"]) == (2, 0.05, True)
+    assert against_none["high"] == pytest.approx(-0.025 + 4.302652729911275 * 0.01 / 3 ** 0.5)
+    assert against_none["verdict"] == "equivalent"
+    secondary = level["secondary"]["Corr"]
+    assert list(secondary) == ["lmf + msmix - lmf + none", "lmf + msmix:no_sal - lmf + none",
+                               "lmf + msmix - lmf + msmix:no_sal"]
+    assert secondary["lmf + msmix - lmf + none"]["mean"] == pytest.approx(0.015)
+    assert level["margins"] == {"MAE": 0.05, "Corr": 0.0}
     text = (tmp_path / "out" / "results.md").read_text()
-    assert "| lmf + msmix (4 runs) | 0.975 ± 0.078 |" in text and "| lmf + msmix | -0.025 [" in text
+    assert "| lmf + msmix (6 runs) | 0.925 ± 0.050 |" in text
+    assert "| lmf + msmix - lmf + none | MAE | -0.025 [-0.050, -0.000] (95 %, n=3 data sets, adj. p 0.0494) " \
+           "equivalent |" in text
+    assert "| lmf + msmix - lmf + none | Corr | +0.015 [" in text.split("Secondary")[1]
     with pytest.raises(SystemExit, match="distinct names"):
-        main(["--experiment_dir", str(tmp_path / "data-0"), str(tmp_path / "out" / ".." / "data-0"),
+        main(["--experiment_dir", folders[0], str(tmp_path / "out" / ".." / "data-0"),
               "--output_dir", str(tmp_path / "x")])
+    with pytest.raises(SystemExit, match="names settings with no runs"):
+        main(["--experiment_dir", *folders, "--output_dir", str(tmp_path / "x"), "--primary", "mixup - none"])
+    with pytest.raises(SystemExit, match="--margins entries must be METRIC=VALUE"):
+        main(["--experiment_dir", *folders, "--output_dir", str(tmp_path / "x"), "--margins", "MAE=small"])
+    with pytest.raises(SystemExit, match="need several --experiment_dir"):
+        main(["--experiment_dir", folders[0], "--output_dir", str(tmp_path / "x"), "--primary", "msmix - none"])
 
 
 def test_sims_runs_are_tabled_with_the_sims_metrics(tmp_path):

@@ -16,11 +16,11 @@ from transformers import TrainerControl, TrainerState, TrainingArguments
 
 from data_processing.schema import MSAMetadata, attach_metadata, read_metadata
 from data_processing.synthetic import SyntheticConfig, generate_default_dataset
-from hub_cards.callback import ModelCardCallback
 from hub_cards.dataset_card import build_dataset_card, size_category
-from hub_cards.model_card import build_model_card, metric_summaries
 from hub_cards.provenance import strip_machine_paths
 from modeling_msmix.configuration_tfn import TFNConfig
+from trainer.model_card import build_model_card, metric_summaries
+from trainer.model_card_callback import ModelCardCallback
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from data_processing.schema import MSAMetadata
-from hub_cards.model_card import build_model_card
+from trainer.model_card import build_model_card
 from modeling_msmix import LMFConfig, LMFModel, augmentation_of
 from modeling_msmix.mixing_base import RandomDraws
 from modeling_msmix.mixing_baselines import random_pairs

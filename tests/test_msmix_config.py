@@ -42,15 +42,16 @@ CHANGED = {
 }
 
 
-def test_defaults_follow_the_reference_but_for_the_documented_msmix_fixes():
+def test_defaults_are_the_papers_ms_mix():
     config = TinyConfig()
     assert (config.text_dim, config.audio_dim, config.vision_dim) == (768, 5, 20)
     assert (config.augmentation, config.alpha, config.threshold, config.num_mix) == ("msmix", 2.0, 0.4, None)
-    assert (config.mixed_loss_weight, config.sal_weight, config.sal_loss_weight) == (0.7, None, 1.0)
+    assert (config.mixed_loss_weight, config.sal_weight, config.sal_loss_weight) == (0.7, None, 500.0)  # 1000 * 0.5
     assert (config.sal_target, config.sig_ratio_weights, config.sass_threshold_quantile) == (
-        "per_sample", "intensity_scale", 0.1)
-    paper = TinyConfig(sal_target="batch_softmax", sig_ratio_weights="batch_minmax", sass_threshold_quantile=None)
-    assert paper.sal_loss_weight == 500.0  # the reference's 1000 * 0.5
+        "batch_softmax", "batch_minmax", None)
+    assert (config.sig_stop_gradient, config.ratio_stop_gradient, config.use_sass, config.use_sig) == (
+        False, False, True, True)
+    assert TinyConfig(sal_target="per_sample").sal_loss_weight == 1.0
     assert TinyConfig(sal_weight=20).sal_loss_weight == 20.0
     assert not config.polarity_aware and not config.reference_mode and config.label_scale == 3.0
 

@@ -7,11 +7,18 @@ from pathlib import Path
 import pytest
 
 from data_processing.schema import read_metadata
-from data_processing.synthetic import generate_default_dataset
-from data_processing.synthetic_mosi_like import MOSILikeConfig
-from hub_cards.model_card import build_model_card
+from data_processing.synthetic import MOSILikeConfig, generate_default_dataset
+from trainer.model_card import build_model_card
 from modeling_msmix import LMFConfig, LMFModel
-from trainer.msmix_health import MSMixHealthCallback, health_findings, health_summary, summary_line
+from modeling_msmix.augmentations import RECOMMENDED_MSMIX, resolve_augmentation
+from trainer.msmix_health import (
+    TASK_SHARE_FLOOR,
+    MSMixHealthCallback,
+    health_findings,
+    health_summary,
+    not_learning_finding,
+    summary_line,
+)
 from trainer.msmix_trainer import MSMixTrainer
 
 _spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
@@ -70,24 +77,31 @@ def train_few_steps(tmp_path, **settings):
 
 def test_paper_setting_saturates_and_is_warned_about(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="trainer.msmix_health"):
-        trainer, health = train_few_steps(tmp_path, sal_target="batch_softmax", sig_ratio_weights="batch_minmax",
-                                          sass_threshold_quantile=None, sal_weight=500.0)
+        trainer, health = train_few_steps(tmp_path)  # `msmix` is the paper's setting
     keys = {finding.key for finding in health.findings}
-    assert "at_bound:text" in keys, health.findings
+    assert {"at_bound:text", "task_starved"} <= keys, health.findings
     warnings = [record.getMessage() for record in caplog.records if record.levelno == logging.WARNING]
     assert sum("text SIG is at the tanh bound" in message for message in warnings) == 1  # once per problem
+    starved = [message for message in warnings if "of the gradient norm on the shared parameters" in message]
+    assert len(starved) == 1 and f"--augmentation {RECOMMENDED_MSMIX}" in starved[0]
     assert any(message.startswith("MS-Mix health over 10 training logs: at_bound text in") for message in warnings)
-    card = str(build_model_card(trainer.model.config, mixing_health=health_summary(trainer.state.log_history)))
+    summary = health_summary(trainer.state.log_history)
+    assert summary["flagged"]["task_starved"] >= 3
+    card = str(build_model_card(trainer.model.config, mixing_health=summary))
     assert "## MS-Mix health during training" in card
     assert "Flagged logs: at_bound text" in card
+    assert f"| task | {100 * summary['gradient_shares']['shared_task']:.1f} % |" in card
 
 
-def test_default_setting_stays_healthy_and_silent(tmp_path, caplog):
+def test_recommended_setting_stays_healthy_and_silent(tmp_path, caplog):
+    settings = resolve_augmentation(RECOMMENDED_MSMIX)[1]
     with caplog.at_level(logging.WARNING, logger="trainer.msmix_health"):
-        trainer, health = train_few_steps(tmp_path)
+        trainer, health = train_few_steps(tmp_path, **settings)
     assert health.findings == []
     assert not [r for r in caplog.records if r.name == "trainer.msmix_health" and r.levelno >= logging.WARNING]
     summary = health_summary(trainer.state.log_history, trainer.model.config.sig_ratio_weights)
+    assert summary["gradient_norms"]["shared_sal"] == 0.0  # SAL cannot reach the encoders and the fusion
+    assert summary["gradient_shares"]["shared_task"] >= TASK_SHARE_FLOOR
     assert "No log was flagged." in str(build_model_card(trainer.model.config, mixing_health=summary))
 
 
@@ -103,3 +117,39 @@ def test_health_check_can_be_turned_off(tmp_path):
     plain = MSMixTrainer(model=LMFModel(none_config), args=helpers.tiny_training_args(tmp_path / "none"),
                          train_dataset=data["train"])
     assert not any(isinstance(c, MSMixHealthCallback) for c in plain.callback_handler.callbacks)
+
+
+def evaluation_log(number: int, mae: float, train_mean: float = 1.0) -> dict:
+    return {"eval_MAE": mae, "eval_train_mean_MAE": train_mean, "step": 10 * number, "epoch": float(number)}
+
+
+def test_not_learning_is_found_at_the_fifth_evaluation_by_hand():
+    falling_sal = [{"loss": 2.0, "loss_sal": 1.0, "step": 5}, {"loss": 1.9, "loss_sal": 0.95, "step": 45}]
+    stuck = [evaluation_log(n, 0.98) for n in range(1, 6)]  # 2 % below the train-mean level: not left (margin 3 %)
+    finding = not_learning_finding(falling_sal + stuck)
+    assert (finding.key, finding.figure, finding.step) == ("not_learning", 0.98, 50)
+    assert finding.details == {"train_mean_MAE": 1.0, "part": "sal", "first": 1.0, "last": 0.95}
+    message = finding.message()
+    assert "best 0.980; predicting the training mean gives 1.000" in message and "loss_sal fell from 1 to 0.95" in message
+    assert not_learning_finding(falling_sal + stuck[:4]) is None  # too early to tell
+    left = stuck[:3] + [evaluation_log(4, 0.969)] + stuck[4:]  # 3.1 % below once: it has left
+    assert not_learning_finding(falling_sal + left) is None
+    flat_sal = [{"loss_sal": 1.0, "step": 5}, {"loss_sal": 0.951, "step": 45}]  # fell by 4.9 % only
+    assert not_learning_finding(flat_sal + stuck) is None
+    no_sal = [{"loss_mixed": 0.8, "step": 5}, {"loss_mixed": 0.5, "step": 45}]  # the mixed loss stands in for SAL
+    assert not_learning_finding(no_sal + stuck).details["part"] == "mixed"
+    assert health_summary([{**HEALTHY, "step": 5}, *falling_sal, *stuck])["flagged"] == {"not_learning": 1}
+    # Counted from the end of the warm-up (the highest logged learning rate, here at step 25, or given).
+    warm = [{"learning_rate": 0.5, "step": 15}, {"learning_rate": 1.0, "step": 25}, {"learning_rate": 0.9, "step": 35}]
+    assert not_learning_finding(warm + falling_sal + stuck) is None
+    later = [evaluation_log(n, 0.98) for n in range(1, 8)]
+    assert not_learning_finding(warm + falling_sal + later).step == 70
+    assert not_learning_finding(falling_sal + later, warmup_steps=10).step == 60
+
+
+def test_task_starved_counts_logs_below_the_floor():
+    history = [{**HEALTHY, "step": 10, "grad_share_shared_task": 0.05, "grad_share_shared_sal": 0.95},
+               {**HEALTHY, "step": 20, "grad_share_shared_task": 0.1, "grad_share_shared_sal": 0.9}]
+    summary = health_summary(history)
+    assert summary["flagged"] == {"task_starved": 1}  # 10 % is the floor itself, allowed
+    assert summary["gradient_shares"] == {"shared_task": pytest.approx(0.075), "shared_sal": pytest.approx(0.925)}

@@ -22,7 +22,7 @@ from transformers import (
 )
 
 from data_processing.extract import main as extract_main
-from hub_cards.push import push_trained_model
+from trainer.push_model import push_trained_model
 from modeling_msmix import BACKBONES, MSMixProcessor
 from modeling_msmix.extraction_config import ExtractionConfig
 from modeling_msmix.pipeline_msmix import TASK, MissingTranscriptError, MultimodalSentimentPipeline, sentiment_label
@@ -284,7 +284,7 @@ def test_videos_to_dataset_to_trained_model_to_prediction_from_any_directory(set
     assert {k: v for k, v in processor.to_dict().items() if k != "auto_map"} == {
         k: v for k, v in original.items() if k != "auto_map"}
     assert "| `seed` | `1111` |" in (saved / "README.md").read_text()
-    monkeypatch.setattr("hub_cards.push.check_hub_access", lambda token=None, endpoint=None: "someone")
+    monkeypatch.setattr("trainer.push_model.check_hub_access", lambda token=None, endpoint=None: "someone")
     with pytest.raises(SystemExit, match="--push_to_hub: the text .*tiny-text.* local folders: name the extractors"):
         train_main(["--dataset", str(tmp_path / "data"), "--output_dir", str(tmp_path / "never"), "--push_to_hub",
                     "--hub_model_id", "someone/never-created", "--report_to", "none"])

@@ -104,7 +104,7 @@ def test_two_processes_write_the_same_robustness_json(tiny_data, evaluated_model
 def test_model_card_gets_a_robustness_section_and_lnln_model_index_entries(tiny_data, evaluated_model, tmp_path):
     from huggingface_hub import ModelCard
 
-    from hub_cards.push import save_model_for_hub
+    from trainer.push_model import save_model_for_hub
 
     _, _, metadata = tiny_data
     model_dir, results = evaluated_model

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +110,9 @@ def test_two_seeds_write_mean_and_std_and_the_best_models(dataset_dir, tmp_path)
         assert (config["text_dim"], config["audio_dim"], config["vision_dim"]) == (16, 5, 6)
         assert config["dataset_metadata"] == json.loads(json.dumps(metadata.to_dict()))
         assert config["augmentation"] == "mixup"
+        provenance = json.loads((seed_dir / "provenance.json").read_text())
+        assert provenance == run["provenance"] and provenance["command"] == sys.argv
+        assert provenance["started"] <= provenance["finished"] and provenance["finished"].endswith("+00:00")
         state = json.loads((seed_dir / "trainer_state.json").read_text())
         eval_losses = [entry["eval_loss"] for entry in state["log_history"] if "eval_loss" in entry]
         assert len(eval_losses) == 3
@@ -153,14 +157,17 @@ def test_experiment_writes_one_table_over_settings_and_seeds(dataset_dir, tmp_pa
     assert [run["wall_seconds"] is None for run in again["runs"]["lmf + msmix"]] == [True, False]
     assert "minutes for 4 runs (1 trained, 3 read back)." in (tmp_path / "exp" / "results.md").read_text()
     assert again["runs"]["lmf + msmix"][1]["test"] == pytest.approx(results["runs"]["lmf + msmix"][1]["test"])
+    assert again["runs"]["lmf + msmix"][0]["provenance"] == results["runs"]["lmf + msmix"][0]["provenance"]
+    assert again["runs"]["lmf + msmix"][1]["provenance"]["started"] >= results["runs"]["lmf + msmix"][1]["provenance"][
+        "finished"]  # trained again
 
 
 def test_push_to_hub_hands_the_best_seed_to_the_hub_code(dataset_dir, tmp_path, monkeypatch):
-    import hub_cards.push
+    import trainer.push_model
 
     calls = []
-    monkeypatch.setattr(hub_cards.push, "check_hub_access", lambda token=None: "someone")
-    monkeypatch.setattr(hub_cards.push, "push_trained_model",
+    monkeypatch.setattr(trainer.push_model, "check_hub_access", lambda token=None: "someone")
+    monkeypatch.setattr(trainer.push_model, "push_trained_model",
                         lambda model, repo_id, **kwargs: calls.append((model, repo_id, kwargs)) or _Commit())
     results = main(["--dataset", str(dataset_dir), "--output_dir", str(tmp_path / "out"), *FAST,
                     "--num_train_epochs", "1", "--seeds", "1", "2", "--push_to_hub", "true",

@@ -13,8 +13,7 @@ from datasets import load_from_disk
 
 from benchmarks.fit_gap import training_course
 from benchmarks.sig_diagnostics import batch_figures, logged_statistics, main
-from data_processing.synthetic import generate_default_dataset
-from data_processing.synthetic_reliability import SIMSLikeConfig
+from data_processing.synthetic import SIMSLikeConfig, generate_default_dataset
 from modeling_msmix import LMFConfig, LMFModel
 from modeling_msmix.feature_schema import UNIMODAL_LABELS_KEY
 from modeling_msmix.mixing_msmix import SIG_BOUND_LEVEL, MSMix

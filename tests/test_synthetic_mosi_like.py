@@ -1,6 +1,6 @@
 """The MOSI-like profile of the built-in dataset: deterministic, speaker-disjoint, MOSI's label shape, text first.
 
-The ranges are those documented in ``data_processing/synthetic_mosi_like.py`` (measured with the
+The ranges are those documented in ``data_processing/synthetic/mosi_like.py`` (measured with the
 ridge probe of ``benchmarks/probe_synthetic.py`` on seeds 0-3); no backbone is trained here.
 """
 
@@ -10,8 +10,7 @@ import pytest
 from benchmarks.probe_synthetic import label_histogram, pooled_splits, probe
 from data_processing.loading import load_msa_dataset
 from data_processing.schema import validate_dataset
-from data_processing.synthetic import SyntheticConfig, generate_default_dataset
-from data_processing.synthetic_mosi_like import MOSILikeConfig
+from data_processing.synthetic import MOSILikeConfig, SyntheticConfig, generate_default_dataset
 
 SMALL = dict(train_size=40, validation_size=12, test_size=12, train_speakers=5, validation_speakers=2,
              test_speakers=3, text_dim=16, max_audio_length=12, max_vision_length=12, min_audio_length=4,

@@ -1,6 +1,6 @@
 """The per-sample-reliability profiles (MOSI-like and SIMS-like): deterministic, readable by SIG, calibrated.
 
-Ranges are those of the calibration in ``data_processing/synthetic_reliability.py`` (ridge probe
+Ranges are those of the calibration in ``data_processing/synthetic/reliability.py`` (ridge probe
 of ``benchmarks/probe_synthetic.py``, data seeds 0-2); no backbone is trained here.
 """
 
@@ -12,10 +12,16 @@ import pytest
 from benchmarks.probe_synthetic import PROBE_INPUTS, pooled_splits, probe
 from data_processing.loading import load_msa_dataset
 from data_processing.schema import read_metadata, validate_dataset
-from data_processing.synthetic import generate_default_dataset
-from data_processing.synthetic_mosi_like import MOSILikeConfig
-from data_processing.synthetic_profiles import main as save_profile
-from data_processing.synthetic_reliability import ReliabilityConfig, SIMSLikeConfig
+from data_processing.synthetic import (
+    PROFILES,
+    MOSILikeConfig,
+    ReliabilityConfig,
+    SIMSLikeConfig,
+    SyntheticConfig,
+    generate_default_dataset,
+)
+from data_processing.synthetic.reliability import CARRIERS, ReliabilityGenerator
+from data_processing.synthetic.save import main as save_profile
 
 SMALL = dict(train_size=40, validation_size=12, test_size=12, train_speakers=5, validation_speakers=2,
              test_speakers=3, text_dim=16, vision_dim=12, max_audio_length=12, max_vision_length=12,
@@ -25,6 +31,16 @@ MOSI_LIKE_TRAIN_LABELS_SHA256 = "2afeb7a0c382893e"
 
 Labels are means of rounded ratings, so their bytes depend only on the random stream: a change
 here means the default data (and every study run on it) changed."""
+MOSI_LIKE_TRAIN_TRANSCRIPTS_SHA256 = "2c7ff11a93053ed5"
+"""The same for the default MOSI-like train transcripts (UTF-8, one a line): they name the sample only."""
+CARRIER_OR_FLIP_SHARES: dict[str, dict[str, float]] = {
+    "clean": {"p_sarcasm": 1.0},
+    "mosi_like": {"p_contradictory": 1.0},
+    "mosi_reliability": {"p_audio_carrier": 0.5, "p_vision_carrier": 0.5, "p_misleading_words": 1.0,
+                         "p_contradictory": 1.0},
+    "sims_like": {"p_audio_carrier": 0.5, "p_vision_carrier": 0.5, "p_misleading_words": 1.0, "p_contradictory": 1.0},
+}
+"""Per profile: settings that change which modality carries the sentiment, or flip the words, in most samples."""
 
 
 def probe_figures(config) -> dict[str, dict[str, dict[str, float]]]:
@@ -44,10 +60,28 @@ def sims_figures():
 
 
 def test_the_mosi_like_default_data_is_unchanged():
-    pooled = pooled_splits(MOSILikeConfig())
-    _, labels, ids = pooled["train"]
-    digest = hashlib.sha256(labels.astype(np.float32).tobytes() + "\n".join(ids).encode()).hexdigest()
+    config = MOSILikeConfig()
+    rows = PROFILES["mosi_like"][1](config).split("train", config.train_size)
+    labels = np.array([row["label"] for row in rows], dtype=np.float32)
+    ids, transcripts = [row["id"] for row in rows], [row["text"] for row in rows]
+    digest = hashlib.sha256(labels.tobytes() + "\n".join(ids).encode()).hexdigest()
     assert digest[:16] == MOSI_LIKE_TRAIN_LABELS_SHA256
+    assert hashlib.sha256("\n".join(transcripts).encode()).hexdigest()[:16] == MOSI_LIKE_TRAIN_TRANSCRIPTS_SHA256
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_transcripts_do_not_depend_on_the_carrier_or_a_flip_of_the_words(profile):
+    config_class = PROFILES[profile][0]
+    small = {key: value for key, value in SMALL.items() if config_class is not SyntheticConfig or "speakers" not in key}
+    usual = generate_default_dataset(config_class(seed=2, **small))
+    changed = generate_default_dataset(config_class(seed=2, **small, **CARRIER_OR_FLIP_SHARES[profile]))
+    for split in ("train", "validation", "test"):
+        a, b = usual[split].with_format("numpy")[:], changed[split].with_format("numpy")[:]
+        assert list(a["id"]) == list(b["id"]) and list(a["text"]) == list(b["text"])
+        assert len(set(a["text"])) == len(a["text"])  # each names its sample
+        assert not all(np.array_equal(x, y) for x, y in zip(a["text_features"], b["text_features"]))
+    words = {word for text in usual["train"]["text"] for word in text.split()}
+    assert words <= {"synthetic", "utterance", "of", "speaker"} | {word for word in words if word.isdigit()}
 
 
 @pytest.mark.parametrize("config_class", [ReliabilityConfig, SIMSLikeConfig])
@@ -87,20 +121,28 @@ def test_sims_like_has_ch_sims_shapes_and_unimodal_labels():
         values = train[column]
         assert values.min() >= -1 and values.max() <= 1
         np.testing.assert_allclose(values * 5, np.round(values * 5), atol=1e-5)  # mean of 5 ratings -1/0/1
-    flat_voice = np.array(["voice carries" not in text for text in train["text"]])
-    voice = ~flat_voice
-    assert voice.any() and flat_voice.any()
-    # A flat voice expresses a fifth of the sentiment, so its label is nearer 0 than the voice that carries it.
-    assert np.abs(train["label_audio"][flat_voice]).mean() < np.abs(train["label_audio"][voice]).mean()
+    draws = ReliabilityGenerator(SIMSLikeConfig(**SMALL, seed=1)).evidence(np.full(400, 0.6))
+    voice = draws.carrier == CARRIERS.index("audio")
+    assert voice.any() and (~voice).any()
+    # A flat voice expresses a tenth of the sentiment, so its label is nearer 0 than the voice that carries it.
+    label_audio = draws.extra_columns["label_audio"]
+    assert np.abs(label_audio[~voice]).mean() < np.abs(label_audio[voice]).mean() - 0.3
 
 
-def test_the_carrier_is_named_in_the_transcript_with_the_configured_shares():
-    config = ReliabilityConfig(**{**SMALL, "train_size": 600, "train_speakers": 20})
-    transcripts = generate_default_dataset(config)["train"]["text"]
-    voice = np.mean(["voice carries" in t for t in transcripts])
-    face = np.mean(["face carries" in t for t in transcripts])
-    assert abs(voice - config.p_audio_carrier) < 0.05 and abs(face - config.p_vision_carrier) < 0.05
-    assert all(("words neutral" in t or "words misleading" in t) == ("carries, words" in t) for t in transcripts)
+def test_the_carriers_and_misleading_words_come_in_the_configured_shares():
+    config = ReliabilityConfig(**SMALL)
+    latent = np.random.default_rng(0).normal(0.0, 1.5, 4000)
+    draws = ReliabilityGenerator(config).evidence(latent)
+    shares = np.bincount(draws.carrier, minlength=3) / len(latent)
+    np.testing.assert_allclose(shares, [0.6, config.p_audio_carrier, config.p_vision_carrier], atol=0.03)
+    words_elsewhere = draws.carrier != CARRIERS.index("text")
+    assert abs(draws.misleading[words_elsewhere].mean() - config.p_misleading_words) < 0.03
+    assert not draws.contradictory[words_elsewhere].any()
+    # Words that do not carry read -s when misleading, else 0 (plus quiet noise of sd quiet_text_noise).
+    text = draws.evidence["text"]
+    misleading, neutral = words_elsewhere & draws.misleading, words_elsewhere & ~draws.misleading
+    assert np.corrcoef(text[misleading], latent[misleading])[0, 1] < -0.9
+    assert np.std(text[neutral]) == pytest.approx(config.quiet_text_noise, rel=0.1)
 
 
 def test_sig_can_read_audio_and_vision_here_and_not_in_the_mosi_like_profile(reliability_figures):

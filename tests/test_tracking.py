@@ -18,7 +18,7 @@ helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(helpers)
 
 STATISTICS = ("ratio_text", "ratio_audio", "ratio_vision", "sass_above_threshold",
-              "intensity_text", "intensity_audio", "intensity_vision")
+              "intensity_text", "intensity_audio", "intensity_vision", "pair_label_distance", "batch_label_distance")
 
 
 def test_loss_parts_and_msmix_statistics_reach_tensorboard(tmp_path):

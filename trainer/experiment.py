@@ -9,9 +9,11 @@ Each (backbone, augmentation) trains once per seed into
 and best-model selection as ``trainer/run.py``, and is evaluated on the test split. The command
 writes ``results.json`` (every run's validation and test metrics and the mean ± std per
 setting) and ``results.md`` (the paper-style table, with the gain of each augmentation over
-``none`` on the same backbone, and that gain paired by seed with its 95 % interval, see
-``trainer.paired_comparison``) into ``output_dir`` and prints the table with the experiment's
-wall time (how many runs were trained and how many read back with ``--reuse_finished_runs``).
+``none`` on the same backbone, and that gain paired by seed with its 95 % interval over training
+seeds on this one data set, see ``trainer.paired_comparison``; over several data sets,
+``benchmarks.collect_experiment`` and ``trainer.study_statistics``) into ``output_dir`` and prints
+the table with the experiment's wall time (how many runs were trained and how many read back with
+``--reuse_finished_runs``).
 All settings are checked against the data before the first run starts. Training options are those of
 ``trainer/run.py`` (``TrainingArguments`` and the data arguments); the defaults here are
 smaller (fewer epochs) so that the comparison fits on a CPU. With ``--robustness`` every run's
@@ -202,8 +204,9 @@ def run_experiment(experiment_args: ExperimentArguments, data_args: DataArgument
         if results["gains_over_none"]:
             parts += ["Gain over no augmentation (difference of means; lower is better for loss and MAE):",
                       markdown_table(results["gains_over_none"], metrics),
-                      "Paired by seed (each seed's run minus the none run of the same seed), 95 % t-interval; "
-                      "'helps' only when the interval excludes 0:",
+                      "Paired by seed on this one data set (each seed's run minus the none run of the same seed), "
+                      "95 % t-interval over training seeds; 'helps' only when it excludes 0. It speaks for this draw "
+                      "of the data only: benchmarks.collect_experiment compares over data sets:",
                       paired_markdown(results["paired_vs_none"], PAIRED_METRICS)]
         if experiment_args.robustness:
             columns = tuple(next(iter(results["robustness"].values())))

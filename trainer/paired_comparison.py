@@ -7,6 +7,11 @@ d_k = metric(setting, k) - metric(none, k) over the shared keys k = (data, seed)
 sample std and a two-sided 95 % Student-t interval. The verdict is ``helps`` only when the whole
 interval lies on the better side of 0 (lower MAE, higher Corr/accuracy), ``hurts`` when it lies on
 the worse side, and ``no detectable difference`` otherwise (and always with fewer than 2 pairs).
+
+The unit here is the run: that is right within one data set (one test set), where the training
+seed is what varies. Runs of several data sets are not independent replicates; comparisons over
+data sets (the data set as the unit, Holm's correction, an equivalence margin) are in
+``trainer.study_statistics``.
 """
 
 from __future__ import annotations

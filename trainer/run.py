@@ -8,7 +8,7 @@ those of predicting the training mean. Options are ``TrainingArguments`` plus:
   folder or a Hub id), ``--dataset_kind``,
   ``--max_{text,audio,vision}_length``, ``--max_{train,eval,predict}_samples``;
 - model: ``--backbone`` (tfn, lmf, mult, misa, almt, glomo, dashfusion), ``--augmentation`` (none, mixup,
-  manifold_mixup, multimix, powmix, advmixup, msmix, and the ablations msmix:no_sass, msmix:no_sig,
+  manifold_mixup, multimix, powmix, cmixup, advmixup, msmix, and the ablations msmix:no_sass, msmix:no_sig,
   msmix:no_sal), ``--config_overrides 'alpha=1.0,...'`` (options the augmentation reads),
   ``--model_name_or_path``;
 - run: ``--seeds 1111 1112 1113`` (one model per seed; mean ± std of every metric),
@@ -78,9 +78,9 @@ def best_seed_run(runs: list[dict[str, Any]], training_args: MSMixTrainingArgume
 
 def push_best_model(results: dict[str, Any], training_args: MSMixTrainingArguments, model_args: ModelArguments,
                     dataset_id: str) -> None:
-    """Publish the best seed's model with the run's results through ``hub_cards.push``."""
-    from hub_cards.push import push_trained_model
+    """Publish the best seed's model with the run's results through ``trainer.push_model``."""
     from modeling_msmix import BACKBONES, MSMixProcessor
+    from trainer.push_model import push_trained_model
 
     best = results["best_seed"]
     model = BACKBONES[model_args.backbone][1].from_pretrained(best["output_dir"])

@@ -24,8 +24,6 @@ from transformers.trainer import TRAINING_ARGS_NAME
 
 from data_processing.loading import load_msa_dataset
 from data_processing.schema import DATASET_KINDS, LABEL_RANGES, MSAMetadata, read_metadata
-from hub_cards.callback import ModelCardCallback
-from hub_cards.push import save_model_files
 from modeling_msmix import (
     BACKBONES,
     MSAConfig,
@@ -39,7 +37,11 @@ from modeling_msmix import (
 from .arguments import DataArguments, ModelArguments, MSMixTrainingArguments
 from .collator import MSMixDataCollator
 from .in_memory import InMemoryMSADataset, in_memory_splits
+from .model_card_callback import ModelCardCallback
+from .msmix_health import health_summary, ratio_weights_of
 from .msmix_trainer import MSMixTrainer
+from .provenance import read_provenance, run_provenance, utc_now, write_provenance
+from .push_model import save_model_files
 
 DIM_FIELDS: tuple[str, ...] = ("text_dim", "audio_dim", "vision_dim")
 EVALUATION_EXTRAS: tuple[str, ...] = ("runtime", "samples_per_second", "steps_per_second", "epoch")
@@ -96,7 +98,7 @@ def preflight_checks(data_args: DataArguments, model_args: ModelArguments,
     resume_checkpoint(training_args)
     check_local_path("--model_name_or_path", model_args.model_name_or_path)
     if training_args.push_to_hub:
-        from hub_cards.push import HubAccessError, check_hub_access
+        from .push_model import HubAccessError, check_hub_access
 
         try:
             check_hub_access(training_args.hub_token)
@@ -319,8 +321,12 @@ def train_one_seed(
     The best checkpoint (``metric_for_best_model`` on validation) is reloaded at the end when
     ``load_best_model_at_end``, saved to ``output_dir`` with its processor and pipeline code (when the dataset was
     extracted by msmix) and its model card (``README.md``, rewritten after the test evaluation),
-    and evaluated on both splits.
+    and evaluated on both splits. Its ``provenance`` (start and end time, commit, command; see
+    ``trainer.provenance``) is returned and written to ``provenance.json``; MS-Mix runs also return their
+    health over training (``msmix_health``: :func:`trainer.msmix_health.health_summary`, gradient shares
+    included).
     """
+    started = utc_now()
     resume = resume_checkpoint(training_args)
     args = dataclasses.replace(training_args, seed=seed, output_dir=str(output_dir), push_to_hub=False)
     set_seed(seed)
@@ -350,6 +356,11 @@ def train_one_seed(
     trainer.save_metrics("validation", validation)
     trainer.save_metrics("test", test)
     trainer.save_state()
+    health = health_summary(trainer.state.log_history, ratio_weights_of(config),
+                            args.get_warmup_steps(trainer.state.max_steps))
+    provenance = run_provenance(started)
+    if trainer.is_world_process_zero():
+        write_provenance(output_dir, provenance)
     return {
         "seed": seed,
         "output_dir": str(output_dir),
@@ -359,6 +370,8 @@ def train_one_seed(
         "train_runtime": train_output.metrics.get("train_runtime"),
         "validation": validation,
         "test": test,
+        "provenance": provenance,
+        **({"msmix_health": health} if health is not None else {}),
     }
 
 
@@ -380,5 +393,6 @@ def load_finished_run(output_dir: str | Path) -> dict[str, Any] | None:
         "train_runtime": loaded["train_results"].get("train_runtime"),
         "validation": loaded["validation_results"],
         "test": loaded["test_results"],
+        "provenance": read_provenance(output_dir),
     }
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard
 
-from trainer.robustness import LNLN_AVERAGE, ROBUSTNESS_JSON, ROBUSTNESS_PLOT, robustness_markdown
+from .robustness import LNLN_AVERAGE, ROBUSTNESS_JSON, ROBUSTNESS_PLOT, robustness_markdown
 
 _METRIC_TYPES = {"MAE": "mae", "Corr": "pearsonr"}
 

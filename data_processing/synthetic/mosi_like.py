@@ -1,7 +1,7 @@
 """The "mosi_like" profile of the built-in dataset: speakers, annotators, weak non-verbal cues.
 
 It is the default built-in dataset (``generate_default_dataset()``, ``--dataset default``);
-``--dataset default:clean`` is the easy profile of ``synthetic.py``, kept for fast unit tests.
+``--dataset default:clean`` is the easy profile of ``clean.py``, kept for fast unit tests.
 Real MOSI is small, noisy and speaker-disjoint: its test speakers never appear in training,
 its labels are the mean of a few annotators' ratings, text carries most of the signal and
 audio/vision little, and models overfit hard. This profile imitates those facts.
@@ -47,6 +47,9 @@ directions and vocabulary first, then the splits in the order train, validation,
    ``text_length_median`` = 11 words, clipped to [3, 50]): random vocabulary words, a share ``sentiment_word_rate`` of
    them plus ``signal_gain * e_t * u_t``; audio ``[La, 5]`` and vision ``[Lv, 20]``:
    ``signal_gain * e * u + frame_noise * N(0, 1)`` per frame, plus the speaker offsets.
+6. **Transcript.** ``synthetic utterance <i> of speaker <s>``: it names the sample, as its id does, and
+   says nothing of its sentiment, of a contradiction or (in the reliability profiles) of which
+   modality carries the sentiment; what the words say is in the text features only.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .synthetic import VOCABULARY_SIZE, SyntheticShape, _unit, schema_row
+from .shape import VOCABULARY_SIZE, SyntheticShape, schema_row, unit_vector
 
 MODALITY_ORDER: tuple[str, ...] = ("text", "audio", "vision")
 
@@ -106,7 +109,7 @@ class MOSILikeGenerator:
     def __init__(self, config: MOSILikeConfig) -> None:
         self.config = config
         self.rng = np.random.default_rng(config.seed)
-        self.directions = {m: _unit(self.rng, getattr(config, f"{m}_dim")) for m in MODALITY_ORDER}
+        self.directions = {m: unit_vector(self.rng, getattr(config, f"{m}_dim")) for m in MODALITY_ORDER}
         cue = self.rng.standard_normal(config.vision_dim)
         cue -= cue @ self.directions["vision"] * self.directions["vision"]
         self.cue = cue / np.linalg.norm(cue)
@@ -123,7 +126,7 @@ class MOSILikeGenerator:
         count = getattr(c, f"{split_name}_speakers")
         speaker = self._speakers(count, size)
         bias = rng.normal(0.0, c.speaker_bias, count)
-        text_style = np.stack([_unit(rng, c.text_dim) for _ in range(count)]) * c.text_style
+        text_style = np.stack([unit_vector(rng, c.text_dim) for _ in range(count)]) * c.text_style
         audio_style = rng.normal(0.0, c.audio_style, (count, c.audio_dim))
         vision_style = rng.normal(0.0, c.vision_style, (count, c.vision_dim))
 
@@ -151,8 +154,7 @@ class MOSILikeGenerator:
                 vision = vision + c.contradiction_cue * self.cue
             vision = vision + rng.normal(0.0, c.frame_noise, (lv, c.vision_dim))
             row = schema_row(f"{split_name}_spk{offset + who:03d}_{i:05d}",
-                             f"synthetic utterance {i} of speaker {offset + who} ({draws.descriptions[i]})",
-                             text, audio, vision, labels[i])
+                             f"synthetic utterance {i} of speaker {offset + who}", text, audio, vision, labels[i])
             row.update({column: np.float32(values[i]) for column, values in draws.extra_columns.items()})
             rows.append(row)
         return rows
@@ -174,15 +176,13 @@ class MOSILikeGenerator:
         }
         contradictory = rng.random(size) < c.p_contradictory
         evidence["text"] = np.where(contradictory, -evidence["text"], evidence["text"])
-        descriptions = ["contradictory" if flag else "plain" for flag in contradictory]
-        return EvidenceDraws(evidence, contradictory, descriptions)
+        return EvidenceDraws(evidence, contradictory)
 
 
 @dataclass
 class EvidenceDraws:
-    """Per sample: each modality's evidence, the contradiction flag, a word for the transcript, extra label columns."""
+    """Per sample: each modality's evidence, the contradiction flag and extra label columns."""
 
     evidence: dict[str, np.ndarray]
     contradictory: np.ndarray
-    descriptions: list[str]
     extra_columns: dict[str, np.ndarray] = field(default_factory=dict)

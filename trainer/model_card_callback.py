@@ -14,9 +14,8 @@ from typing import Any
 
 from transformers import PreTrainedModel, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
-from trainer.msmix_health import health_summary, ratio_weights_of
-
 from .model_card import build_model_card
+from .msmix_health import health_summary, ratio_weights_of
 
 TEST_PREFIX = "test_"
 

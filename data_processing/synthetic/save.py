@@ -1,9 +1,9 @@
-"""The built-in data profiles by name, and a command that saves one at a chosen seed.
+"""Save a built-in data profile at a chosen seed.
 
 ``--dataset default:<name>`` trains on a profile at its default seed 0; to study several data
 seeds, save each once and train from the folder::
 
-    python -m data_processing.synthetic_profiles --profile mosi_reliability --seed 1 --output_dir data/mosi_reliability-1
+    python -m data_processing.synthetic.save --profile mosi_reliability --seed 1 --output_dir data/mosi_reliability-1
 """
 
 from __future__ import annotations
@@ -12,23 +12,8 @@ from dataclasses import dataclass, field
 
 from transformers import HfArgumentParser
 
-from .cli import parse_cli
-from .synthetic import SyntheticConfig, _Generator, generate_default_dataset
-from .synthetic_mosi_like import MOSILikeConfig, MOSILikeGenerator
-from .synthetic_reliability import ReliabilityConfig, ReliabilityGenerator, SIMSLikeConfig
-
-PROFILES: dict[str, tuple[type, type]] = {
-    "clean": (SyntheticConfig, _Generator),
-    "mosi_like": (MOSILikeConfig, MOSILikeGenerator),
-    "mosi_reliability": (ReliabilityConfig, ReliabilityGenerator),
-    "sims_like": (SIMSLikeConfig, ReliabilityGenerator),
-}
-"""Profile name -> (config dataclass, generator class with ``split(name, size) -> rows``)."""
-
-
-def profile_of(config: object) -> str | None:
-    """The name of the profile whose config class ``config`` is exactly (``None`` for any other class)."""
-    return next((name for name, (config_class, _) in PROFILES.items() if type(config) is config_class), None)
+from ..cli import parse_cli
+from .profiles import PROFILES, generate_default_dataset
 
 
 @dataclass

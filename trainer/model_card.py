@@ -20,13 +20,13 @@ import numpy as np
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers import PretrainedConfig, TrainingArguments
 
+from hub_cards.citations import BACKBONE_CITATIONS, BACKBONE_TITLES, MSMIX_CITATION
+from hub_cards.provenance import describe_provenance, strip_machine_paths
 from modeling_msmix import augmentation_of
 from modeling_msmix import augmentation_title as augmentation_title_of
-from trainer.metrics import MOSI_METRICS, SIMS_METRICS
-from trainer.msmix_health import flagged_text, health_rule
 
-from .citations import BACKBONE_CITATIONS, BACKBONE_TITLES, MSMIX_CITATION
-from .provenance import describe_provenance, strip_machine_paths
+from .metrics import MOSI_METRICS, SIMS_METRICS
+from .msmix_health import flagged_text, health_rule
 
 MODEL_TEMPLATE = Path(__file__).with_name("model_card_template.md")
 TRAINING_ARGUMENT_KEYS: tuple[str, ...] = (
@@ -172,7 +172,14 @@ def health_section(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
         f"SASS passed {100 * passed:.1f} % of the pairs.")
     flagged = flagged_text(summary)
     verdict = f"Flagged logs: {flagged}." if flagged else "No log was flagged."
-    return {"logs": summary["logs"], "rule": health_rule(), "rows": rows, "sass_line": sass_line, "verdict": verdict}
+    shares = summary.get("gradient_shares") or {}
+    norms = summary.get("gradient_norms") or {}
+    parts = sorted({key.split("_", 1)[1] for key in shares}, key=lambda part: (part != "task", part))
+    gradient_rows = [(part, f"{100 * shares[f'shared_{part}']:.1f} %", f"{norms.get(f'shared_{part}', 0.0):.3g}",
+                      f"{norms[f'sig_{part}']:.3g}" if f"sig_{part}" in norms else "-")
+                     for part in parts if f"shared_{part}" in shares]
+    return {"logs": summary["logs"], "rule": health_rule(), "rows": rows, "sass_line": sass_line, "verdict": verdict,
+            "gradient_rows": gradient_rows}
 
 
 def build_model_card(

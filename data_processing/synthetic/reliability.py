@@ -1,6 +1,6 @@
 """Built-in profiles where the modality that carries the sentiment changes from sample to sample.
 
-``--dataset default:mosi_reliability`` is the MOSI-like profile (``synthetic_mosi_like.py``:
+``--dataset default:mosi_reliability`` is the MOSI-like profile (``mosi_like.py``:
 speakers, annotators, MOSI's shapes) with **per-sample modality reliability**: in some samples
 the voice or the face carries the sentiment while the words are neutral or say the opposite,
 as in real recordings. ``--dataset default:sims_like`` is the same mechanism at CH-SIMS's
@@ -33,6 +33,9 @@ and label; all from the same ``numpy.random.default_rng(seed)`` stream):
    label is (three levels -1/0/1 per annotator, their mean), so ``label_m`` differs from ``label``
    where the modality is flat, neutral or misleading, as CH-SIMS's unimodal labels do.
 
+The transcript is the MOSI-like profile's (``synthetic utterance <i> of speaker <s>``): nothing in a
+row but its features and labels says which modality carries the sentiment.
+
 **Calibration** (no augmentation only; no augmentation result was looked at), with the ridge
 probe on time-averaged features (``python -m benchmarks.probe_synthetic --profile
 mosi_reliability``), data seeds 0-2, test split, and one LMF run per profile (long recipe, seed
@@ -44,7 +47,7 @@ profile            probe, fused (MAE / Corr)    LMF, no augmentation            
 =================  ===========================  ==================================  =====================
 mosi_reliability   0.95-1.03 / 0.58-0.64        0.918 / 0.668 / Has0 Acc-2 76.2 %   0.13-0.25 / 0.15-0.20
 sims_like          0.40-0.45 / 0.59-0.67        0.429 / 0.638 / Mult_acc_2 70.2 %   0.15-0.20 / 0.12-0.17
-mosi_like          0.92-0.99 / 0.61-0.66        (module ``synthetic_mosi_like``)    0.05-0.12 / 0.07-0.10
+mosi_like          0.92-0.99 / 0.61-0.66        (module ``mosi_like``)              0.05-0.12 / 0.07-0.10
 =================  ===========================  ==================================  =====================
 
 ``intensity_r`` is the test Pearson r of |ridge prediction from that modality| with |y|.
@@ -53,12 +56,12 @@ mosi_like          0.92-0.99 / 0.61-0.66        (module ``synthetic_mosi_like``)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 
-from .synthetic_mosi_like import EvidenceDraws, MOSILikeConfig, MOSILikeGenerator
+from .mosi_like import EvidenceDraws, MOSILikeConfig, MOSILikeGenerator
 
 CARRIERS: tuple[str, ...] = ("text", "audio", "vision")
 
@@ -122,12 +125,21 @@ class SIMSLikeConfig(ReliabilityConfig):
     quiet_text_noise: float = 0.13
 
 
+@dataclass
+class ReliabilityDraws(EvidenceDraws):
+    """The evidence draws plus each sample's carrier (an index into ``CARRIERS``) and whether words
+    that do not carry say the opposite."""
+
+    carrier: np.ndarray = field(kw_only=True)
+    misleading: np.ndarray = field(kw_only=True)
+
+
 class ReliabilityGenerator(MOSILikeGenerator):
     """The MOSI-like generator whose evidence step draws a carrier modality per sample."""
 
     config: ReliabilityConfig
 
-    def evidence(self, latent: np.ndarray) -> EvidenceDraws:
+    def evidence(self, latent: np.ndarray) -> ReliabilityDraws:
         c, rng, size = self.config, self.rng, len(latent)
         carrier = rng.choice(len(CARRIERS), size=size,
                              p=[1.0 - c.p_audio_carrier - c.p_vision_carrier, c.p_audio_carrier, c.p_vision_carrier])
@@ -148,11 +160,4 @@ class ReliabilityGenerator(MOSILikeGenerator):
         extra = {}
         if c.unimodal_labels:
             extra = {f"label_{m}": self.rate(expressed[m]) for m in CARRIERS}
-        descriptions = [self._description(carrier[i], contradictory[i], misleading[i]) for i in range(size)]
-        return EvidenceDraws(evidence, contradictory, descriptions, extra)
-
-    @staticmethod
-    def _description(carrier: int, contradictory: bool, misleading: bool) -> str:
-        if carrier == 0:
-            return "words carry, contradictory" if contradictory else "words carry"
-        return f"{'voice' if carrier == 1 else 'face'} carries, words {'misleading' if misleading else 'neutral'}"
+        return ReliabilityDraws(evidence, contradictory, extra, carrier=carrier, misleading=misleading)
