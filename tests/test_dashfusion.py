@@ -20,6 +20,7 @@ from modeling_msmix.modeling_dashfusion import (
     semantic_alignment_loss,
     supervised_contrastive_loss,
 )
+from trainer.model_card import build_model_card
 from trainer.run import parse_arguments
 
 TINY = dict(text_dim=12, audio_dim=5, vision_dim=7, hidden_dim=16, num_heads=4, feedforward_dim=24,
@@ -330,3 +331,9 @@ def test_a_text_encoder_with_more_tokens_than_text_features_trains_with_msmix():
     output.loss.backward()
     assert output.text_state.shape == (5, 9, 32) and torch.isfinite(output.intensities).all()
     assert model.text_encoder.embeddings.word_embeddings.weight.grad.abs().sum() > 0
+
+
+def test_model_card_names_and_cites_dashfusion():
+    card = build_model_card(DashFusionConfig(**TINY), repo_id="someone/dashfusion-none")
+    assert "# DashFusion + no augmentation" in card.text
+    assert "doi     = {10.1109/TNNLS.2025.3578618}" in card.text
