@@ -52,7 +52,10 @@ def tiny_batch(batch_size: int = 5, lengths=(6, 9, 8), seed: int = 1) -> dict:
 def attention(query, key, value, heads: int, scale: float, key_mask=None):
     """softmax_j(q_i . k_j * scale) v_j per head, on [N, T, heads * head] projections; masked keys left out."""
     n, tq, width = query.shape
-    split = lambda x: x.reshape(x.shape[0], x.shape[1], heads, width // heads).transpose(1, 2)
+
+    def split(x):
+        return x.reshape(x.shape[0], x.shape[1], heads, width // heads).transpose(1, 2)
+
     scores = split(query) @ split(key).transpose(-1, -2) * scale
     if key_mask is not None:
         scores = scores.masked_fill(~key_mask[:, None, None, :], -math.inf)

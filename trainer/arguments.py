@@ -49,7 +49,8 @@ class DataArguments:
 class ModelArguments:
     """Which backbone and augmentation to train, from scratch or from a checkpoint."""
 
-    backbone: str = field(default=DEFAULT_BACKBONE, metadata={"help": "tfn, lmf, mult, misa, almt, glomo or dashfusion"})
+    backbone: str = field(default=DEFAULT_BACKBONE,
+                          metadata={"help": "tfn, lmf, mult, misa, almt, glomo or dashfusion"})
     augmentation: str = field(
         default=DEFAULT_AUGMENTATION,
         metadata={"help": f"one of {', '.join(augmentation_names())} (msmix:no_* are the paper's ablations)"},
