@@ -1,4 +1,4 @@
-"""Parameter count and speed of the six backbones at their paper sizes on MOSI-shaped batches.
+"""Parameter count and speed of the registered backbones at their paper sizes on MOSI-shaped batches.
 
 For each backbone, with and without MS-Mix, prints the parameter count (MS-Mix adds the SIG
 intensity predictors), the evaluation forward time (no mixing, no gradients), and the training
@@ -119,13 +119,13 @@ def main() -> None:
     print(f"batch {args.batch_size}, lengths t/a/v {tuple(args.lengths)}, dims {tuple(args.dims)}, "
           f"device {args.device}, torch threads {torch.get_num_threads()}, median of {args.repeats}, "
           f"overrides {parse_overrides(args.set) or 'none'}")
-    header = f"{'backbone':<8} {'augment':<7} {'params':>11} {'eval fwd s':>11} {'train fwd s':>12} {'fwd+bwd s':>10}"
+    header = f"{'backbone':<10} {'augment':<7} {'params':>11} {'eval fwd s':>11} {'train fwd s':>12} {'fwd+bwd s':>10}"
     print(header)
     print("-" * len(header))
     for name in args.backbones:
         for augmentation in ("none", "msmix"):
             row = benchmark(name, augmentation, batch, args)
-            print(f"{row['backbone']:<8} {row['augmentation']:<7} {row['parameters']:>11,} "
+            print(f"{row['backbone']:<10} {row['augmentation']:<7} {row['parameters']:>11,} "
                   f"{row['eval forward s']:>11.3f} {row['train forward s']:>12.3f} {row['train fwd+bwd s']:>10.3f}",
                   flush=True)
 

@@ -242,7 +242,7 @@ def _format_row(shape: str, result: dict[str, Any], baseline_ms: float | None, p
     usage = result.get("median_usage") or {"cpu_ms": float("nan"), "system_ms": float("nan"),
                                             "page_faults": float("nan")}
     return (
-        f"{shape:6s} {result['backbone']:6s} {result['augmentation']:15s} {result['data_path']:9s} "
+        f"{shape:6s} {result['backbone']:10s} {result['augmentation']:15s} {result['data_path']:9s} "
         f"{'kept' if result.get('freed_memory_kept') else 'OS' if result.get('device') == 'cpu' else '-':5s} "
         f"{m['step']:9.1f} {m['data']:7.1f} "
         f"{m['forward']:8.1f} {m['backward']:8.1f} {m['optimizer']:7.1f} {result['samples_per_second']:9.1f} "
@@ -353,7 +353,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                         keep_freed_cpu_memory=FREED_MEMORY[freed],
                     )
                 except RuntimeError as error:
-                    print(f"{shape:6s} {backbone:6s} {augmentation:15s} {data_path:9s} {freed:5s} FAILED: {error}",
+                    print(f"{shape:6s} {backbone:10s} {augmentation:15s} {data_path:9s} {freed:5s} FAILED: {error}",
                           flush=True)
                     continue
                 result["shape"] = shape

@@ -17,6 +17,7 @@ BACKBONE_TITLES: dict[str, str] = {
     "almt": "ALMT",
     "glomo": "GLoMo",
     "lnln": "LNLN",
+    "dashfusion": "DashFusion",
 }
 
 BACKBONE_CITATIONS: dict[str, str] = {
@@ -65,6 +66,17 @@ BACKBONE_CITATIONS: dict[str, str] = {
   booktitle = {Advances in Neural Information Processing Systems},
   volume    = {37},
   year      = {2024}
+}""",
+    "dashfusion": """@article{wen2025dashfusion,
+  title   = {DashFusion: Dual-Stream Alignment With Hierarchical Bottleneck Fusion for Multimodal Sentiment Analysis},
+  author  = {Wen, Yuhua and Li, Qifei and Zhou, Yingying and Gao, Yingming and Wen, Zhengqi and Tao, Jianhua and
+             Li, Ya},
+  journal = {IEEE Transactions on Neural Networks and Learning Systems},
+  volume  = {36},
+  number  = {10},
+  pages   = {17941--17952},
+  year    = {2025},
+  doi     = {10.1109/TNNLS.2025.3578618}
 }""",
 }
 

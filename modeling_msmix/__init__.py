@@ -68,6 +68,7 @@ _add_backbone("misa", "MISAConfig", "MISAModel")
 _add_backbone("almt", "ALMTConfig", "ALMTModel")
 _add_backbone("glomo", "GLoMoConfig", "GLoMoModel")
 _add_backbone("lnln", "LNLNConfig", "LNLNModel")
+_add_backbone("dashfusion", "DashFusionConfig", "DashFusionModel")
 
 PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=MultimodalSentimentPipeline, pt_model=AutoModel,
                                     type="multimodal")

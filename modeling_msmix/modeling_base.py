@@ -7,6 +7,11 @@ A backbone subclasses ``MSAPreTrainedModel`` and implements two methods:
 - ``fuse(z_t, z_a, z_v) -> (prediction [N, 1], aux_loss)``: a scalar tensor (the loss part ``aux``),
   a dict of named scalar tensors (one loss part each, named unlike ``task``, ``mixed`` and ``sal``) or None.
 
+A backbone with losses over the batch (contrastive ones, say) overrides ``auxiliary_losses(states,
+labels) -> {part name: weighted loss}``: in training it gets the B original rows' states, before
+any mixing, and its parts join ``loss_parts`` under their own names. One whose 3-D states carry
+steps the inputs do not have (a CLS token, say) overrides ``state_step_masks``.
+
 Its ``__init__`` builds its layers, calls ``self.setup_augmentation((d_t, d_a, d_v))`` with the
 last dims of its states, then ``self.post_init()``. The forward here encodes; in training mode
 with labels, B >= 2 and an augmentation configured it mixes the states (MS-Mix or a baseline),
@@ -68,7 +73,7 @@ class MSAModelOutput(ModelOutput):
         loss: total loss (only when labels are given); the sum of ``loss_parts``.
         logits: predictions [B, 1] for the B input samples (never the mixed rows).
         loss_parts: weighted parts of the loss: ``task``, and when present ``mixed``, ``sal``, and ``aux``
-            or the backbone's named auxiliary parts.
+            or the backbone's named auxiliary parts (from ``fuse`` or ``auxiliary_losses``).
         intensities: MS-Mix SIG intensities [B, 3] (t, a, v) when MS-Mix is configured.
         text_state, audio_state, vision_state: the unimodal states from ``encode``.
         mix_statistics: detached scalar summaries of this step's mixing (MS-Mix: mean ratio and
@@ -109,7 +114,7 @@ class MSAPreTrainedModel(PreTrainedModel):
     main_input_name = "text_features"
     accepts_loss_kwargs = False
     sequence_states = False
-    """True when ``encode`` returns 3-D states step-aligned with the inputs (padded where the inputs are)."""
+    """True when ``encode`` returns 3-D states padded where the inputs are (their masks: ``state_step_masks``)."""
 
     def __init__(self, config: MSAConfig):
         super().__init__(config)
@@ -188,6 +193,18 @@ class MSAPreTrainedModel(PreTrainedModel):
         """(prediction [N, 1], auxiliary loss: a scalar, a dict of named scalars, or None) for N rows of states."""
         raise NotImplementedError(f"{type(self).__name__} must implement fuse")
 
+    def auxiliary_losses(self, states: States, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Weighted training losses over the batch, by part name, from the B original rows' ``states``
+        and ``labels`` [B] (never the mixed rows); none by default."""
+        return {}
+
+    def state_step_masks(self, states: States, masks: tuple[torch.Tensor, ...]) -> StepMasks:
+        """Bool [B, T] real-step masks of the 3-D ``states`` (``None`` where a state has no steps aligned
+        with its input's), from the input ``masks``; by default the input mask of each state with as
+        many steps as its input."""
+        return tuple(mask if state.dim() == 3 and state.shape[1] == mask.shape[1] else None
+                     for state, mask in zip(states, masks))
+
     def _init_weights(self, module: nn.Module) -> None:
         """PyTorch's default initialisation, written with ``torch.nn.init``."""
         if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
@@ -254,10 +271,7 @@ class MSAPreTrainedModel(PreTrainedModel):
         present = [modality_present(feature, mask) for feature, mask in zip(features, masks)]
         if getattr(self, "text_encoder", None) is not None and input_ids is not None and attention_mask is not None:
             present[0] = attention_mask[:, 1:].bool().any(dim=1)
-        step_masks = None
-        if self.sequence_states:
-            step_masks = tuple(mask if state.dim() == 3 and state.shape[1] == mask.shape[1] else None
-                               for state, mask in zip(states, masks))
+        step_masks = self.state_step_masks(states, masks) if self.sequence_states else None
         return step_masks, torch.stack(present, dim=1)
 
     def _adversarial_states(self, mix: MixResult, labels: torch.Tensor, loss_fn) -> MixResult:
@@ -346,6 +360,8 @@ class MSAPreTrainedModel(PreTrainedModel):
                 loss_parts.update(aux_loss)
             elif aux_loss is not None:
                 loss_parts["aux"] = aux_loss
+            if self.training:
+                loss_parts.update(self.auxiliary_losses(states, targets))
             loss = sum(loss_parts.values())
 
         return MSAModelOutput(

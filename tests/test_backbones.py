@@ -1,4 +1,4 @@
-"""The backbones (TFN, LMF, MulT, MISA, ALMT, GLoMo, LNLN): every augmentation, masks, round trips, fitting.
+"""The backbones (TFN, LMF, MulT, MISA, ALMT, GLoMo, LNLN, DashFusion): every augmentation, masks, round trips, fitting.
 
 Models use small hidden sizes (``SMALL``) on MOSI-shaped inputs (768/5/20 features, short
 sequences) so that the file runs in a few minutes on two cores; one test per backbone checks
@@ -39,6 +39,7 @@ SMALL = {
     "glomo": dict(hidden_dim=32, num_heads=4),
     "lnln": dict(hidden_dim=32, num_heads=4, head_dim=8, hyper_head_dim=8, mlp_dim=32, num_tokens=4,
                  completeness_hidden_dim=16, discriminator_hidden_dim=16),
+    "dashfusion": dict(hidden_dim=16, num_heads=4, feedforward_dim=32, alignment_head_dim=4, num_bottleneck_tokens=4),
 }
 # Paper-default state shapes for a batch of B with sequence lengths (Lt, La, Lv).
 DEFAULT_STATE_SHAPES = {
@@ -49,8 +50,10 @@ DEFAULT_STATE_SHAPES = {
     "almt": lambda b, lengths: [(b, 8, 128)] * 3,
     "glomo": lambda b, lengths: [(b, 2, 96)] * 3,
     "lnln": lambda b, lengths: [(b, 8, 128)] * 3,
+    "dashfusion": lambda b, lengths: [(b, lengths[0], 256), (b, 1 + lengths[1], 128), (b, 1 + lengths[2], 128)],
 }
-OVERFIT_STEPS = {"tfn": 100, "lmf": 100, "mult": 60, "misa": 100, "almt": 100, "glomo": 60, "lnln": 100}
+OVERFIT_STEPS = {"tfn": 100, "lmf": 100, "mult": 60, "misa": 100, "almt": 100, "glomo": 60, "lnln": 100,
+                 "dashfusion": 60}
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -157,7 +160,7 @@ def test_save_and_load_give_identical_outputs(name, tmp_path):
         assert torch.allclose(model(**batch).intensities, loaded(**batch).intensities, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["misa", "almt", "lnln"])
+@pytest.mark.parametrize("name", ["misa", "almt", "lnln", "dashfusion"])
 def test_text_encoder_is_fine_tuned_and_reloads_offline(name, tmp_path):
     torch.manual_seed(0)
     bert_dir, model_dir = tmp_path / "tiny-bert", tmp_path / "model"

@@ -21,6 +21,7 @@ TINY_BACKBONES = {
     "glomo": dict(hidden_dim=8, num_heads=2),
     "lnln": dict(hidden_dim=8, num_heads=2, head_dim=4, hyper_head_dim=4, mlp_dim=8, num_tokens=2,
                  completeness_hidden_dim=4, discriminator_hidden_dim=4, embedding_depth=1, dmc_depth=1),
+    "dashfusion": dict(hidden_dim=8, num_heads=2, feedforward_dim=8, alignment_head_dim=4, num_bottleneck_tokens=2),
 }
 TINY_DATA = SyntheticConfig(
     train_size=64,

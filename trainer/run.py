@@ -10,7 +10,7 @@ those of predicting the training mean. Options are ``TrainingArguments`` plus:
 - data: ``--dataset`` ('default' = the MOSI-like built-in data, 'default:clean', a ``save_to_disk``
   folder or a Hub id), ``--dataset_kind``,
   ``--max_{text,audio,vision}_length``, ``--max_{train,eval,predict}_samples``;
-- model: ``--backbone`` (tfn, lmf, mult, misa, almt, glomo, lnln), ``--augmentation`` (none, mixup,
+- model: ``--backbone`` (tfn, lmf, mult, misa, almt, glomo, lnln, dashfusion), ``--augmentation`` (none, mixup,
   manifold_mixup, multimix, powmix, cmixup, advmixup, msmix, and the ablations msmix:no_sass, msmix:no_sig,
   msmix:no_sal), ``--config_overrides 'alpha=1.0,...'`` (options the augmentation reads),
   ``--model_name_or_path``;
