@@ -512,3 +512,17 @@ def test_guard_the_cache_key_covers_text_model(media, config, tmp_path):
     assert first["train"].features["text_features"].shape[1] == fixtures.TEXT_DIM
     assert second["train"].features["text_features"].shape[1] == 384
     assert second["train"].with_format("numpy")[0]["text_features"].shape[1] == 384
+
+
+def test_an_edited_transcript_is_extracted_again_not_read_from_the_cache(media, config, tmp_path):
+    """Issue 29: the per-sample cache key must cover the transcript, or an edited transcript gets stale text features."""
+    entries = _three_entries(media)
+    first, _ = build_dataset(entries, config, cache_dir=tmp_path / "cache", device="cpu")
+    edited = [ManifestEntry(id="clip0", video=str(media["talking"]), text="awful noise", label=0.5, split="train"),
+              *entries[1:]]
+    second, report = build_dataset(edited, config, cache_dir=tmp_path / "cache", device="cpu")
+    assert report.from_cache == 2  # clip1 and clip2 are unchanged
+    before, after = first["train"].with_format("numpy")[0], second["train"].with_format("numpy")[0]
+    assert (before["id"], after["id"], after["text"]) == ("clip0", "clip0", "awful noise")
+    assert not np.array_equal(before["text_features"], after["text_features"])
+    np.testing.assert_array_equal(before["audio_features"], after["audio_features"])
