@@ -105,10 +105,9 @@ def test_the_label_range_reaches_sal_as_r():
 
 
 def test_the_ablation_switches_set_the_modules_switches():
-    assert (MSMix.from_config(msmix_config(use_sass=False), STATE_DIMS).use_sass,
-            MSMix.from_config(msmix_config(use_sass=False), STATE_DIMS).use_sig) == (False, True)
-    assert (MSMix.from_config(msmix_config(use_sig=False), STATE_DIMS).use_sass,
-            MSMix.from_config(msmix_config(use_sig=False), STATE_DIMS).use_sig) == (True, False)
+    for changes, switches in (({"use_sass": False}, (False, True)), ({"use_sig": False}, (True, False))):
+        module = MSMix.from_config(msmix_config(**changes), STATE_DIMS)
+        assert (module.use_sass, module.use_sig) == switches, changes
 
 
 # --- paired comparison: "helps" only when the whole interval is on the better side ------------------
@@ -164,7 +163,8 @@ def full_batch(size: int, steps: int = 10) -> dict[str, torch.Tensor]:
 def test_random_modality_missing_removes_the_share_p():
     """Caught: the protocol applying missing rate p as 1 - p."""
     size, p = 600, 0.2
-    perturbed = Perturbation("random_modality_missing", p, seed=5).apply(full_batch(size), [f"s{i}" for i in range(size)])
+    ids = [f"s{i}" for i in range(size)]
+    perturbed = Perturbation("random_modality_missing", p, seed=5).apply(full_batch(size), ids)
     present = torch.stack([modality_present(perturbed[feature_column(m)], perturbed[f"{m}_mask"])
                            for m in MODALITIES], dim=1)
     assert present.any(dim=1).all()
@@ -174,7 +174,8 @@ def test_random_modality_missing_removes_the_share_p():
 
 def test_random_step_missing_removes_the_share_r():
     size, r = 200, 0.2
-    perturbed = Perturbation("random_step_missing", r, seed=5).apply(full_batch(size), [f"s{i}" for i in range(size)])
+    ids = [f"s{i}" for i in range(size)]
+    perturbed = Perturbation("random_step_missing", r, seed=5).apply(full_batch(size), ids)
     for modality in MODALITIES:
         kept = perturbed[f"{modality}_mask"].float().mean().item()  # 10 real steps per row: about 8 stay
         assert kept == pytest.approx(1 - r, abs=0.03), modality
@@ -246,7 +247,7 @@ def test_spread_floor_flags_below_005_only():
 def test_fingerprint_changes_with_each_extractor(field):
     """Caught: the extraction fingerprint leaving out ``text_model`` (another model's features would be reused)."""
     config = ExtractionConfig()
-    assert ExtractionConfig().fingerprint() == config.fingerprint()
+    assert ExtractionConfig(**config.to_dict()).fingerprint() == config.fingerprint()
     assert len(config.fingerprint()) == 16
     other = dataclasses.replace(config, **{field: "someone/other-model"})
     assert other.fingerprint() != config.fingerprint()
