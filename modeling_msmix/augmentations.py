@@ -31,8 +31,9 @@ PER_SAMPLE_SAL: dict[str, Any] = {"sal_target": "per_sample", "sig_ratio_weights
 """The settings that keep SIG's parts off the tanh bound and SASS selective (results/msmix_mechanism_study):
 SAL against each sample's own |y_m|, ratio weights |I_m| / 3, SASS keeping the top 10 % of each batch's pairs.
 They do not stop the auxiliary losses from owning the encoders' gradient."""
-RECOMMENDED_MSMIX = "msmix:stop_gradient"
-"""The MS-Mix setting the docs recommend, chosen by the criteria in docs/guides/msmix.md (not by test MAE)."""
+RECOMMENDED_MSMIX = "msmix:stop_gradient_per_sample_sal"
+"""The MS-Mix setting the docs recommend (with the trainer's per-group gradient clipping), chosen by the
+pre-stated criteria of results/msmix_training_fix/PROTOCOL.md, not by test MAE."""
 RENAMED_AUGMENTATIONS: dict[str, str] = {
     "msmix:paper": "'msmix' is now the paper's MS-Mix (SPEC section 4); use --augmentation msmix",
 }

@@ -11,11 +11,13 @@ threshold candidates, best-first for the fallback), one ``randperm`` over them, 
 
 Beyond SPEC: given step masks of 3-D states, SIG attends over and averages only real steps and
 SASS zeroes padded steps before flattening; given which samples have which modality, a missing
-modality's intensity is not used (see ``MSMix.forward``). Three options change SPEC's arithmetic
-where, in training, it leaves the parts inert (the config's defaults; ``msmix:paper`` keeps SPEC):
-``sal_target="per_sample"`` (:func:`intensity_target_loss`), ``ratio_weights="intensity_scale"``
-(w_m = |I_m| / 3 instead of the batch min-max) and ``threshold_quantile`` (SASS keeps the top q of
-each batch's pairs). ``mixing_statistics`` reports what the health check reads.
+modality's intensity is not used (see ``MSMix.forward``). The defaults are SPEC's arithmetic; five
+options depart from it, each off by default: ``sal_target="per_sample"`` (:func:`intensity_target_loss`),
+``ratio_weights="intensity_scale"`` (w_m = |I_m| / 3 instead of the batch min-max) and
+``threshold_quantile`` (SASS keeps the top q of each batch's pairs) keep SIG's parts from going inert;
+``sig_stop_gradient`` (SIG reads detached states) and ``ratio_stop_gradient`` (the ratios use detached
+intensities) keep SAL and the ratio path from training the encoders. ``mixing_statistics`` reports
+what the health check reads.
 """
 
 import torch

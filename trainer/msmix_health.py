@@ -68,7 +68,8 @@ AUXILIARY_PARTS: tuple[str, ...] = ("sal", "mixed")
 TRAIN_MEAN_KEY = "eval_train_mean_MAE"
 TASK_SHARE_KEY = f"{GRADIENT_SHARE_PREFIX}{SHARED_GROUP}_task"
 TRY_INSTEAD = (f"try --augmentation {RECOMMENDED_MSMIX} (SIG reads stopped-gradient states and the ratios are "
-               "detached, so only the task and the mixed samples train the encoders), or a smaller sal_weight")
+               "detached, so only the task and the mixed samples train the encoders; SAL against each sample's "
+               "own |y|) with --clip_grad_norm_per_group true, or a smaller sal_weight")
 
 
 @dataclass(frozen=True)
