@@ -1,5 +1,5 @@
-# `make demo`: create .venv, install (CPU torch first), train the default model on the built-in data
-# (into outputs/lmf-msmix, written over by the next `make demo`).
+# `make demo`: create .venv, install (CPU torch first), train LMF with the recommended MS-Mix setting on the
+# built-in data (into outputs/lmf-msmix-recommended, written over by the next `make demo`).
 # `make test`: the test suite (CI runs exactly this after the same install).
 # `make docs`: the documentation site into site/, strict (a broken link or reference fails; not with
 # --quiet, which hides the warnings that strict mode counts).
@@ -18,7 +18,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(VENV)/bin/accelerate launch trainer/run.py --overwrite_output_dir
+	$(VENV)/bin/accelerate launch trainer/run.py --augmentation msmix:stop_gradient_per_sample_sal \
+		--output_dir outputs/lmf-msmix-recommended --overwrite_output_dir
 
 # One OpenMP thread unless the caller sets OMP_NUM_THREADS (`make test OMP_NUM_THREADS=2`, or in the
 # environment). One is the default: tests fork processes (accelerate's debug launcher, datasets.map
