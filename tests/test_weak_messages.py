@@ -151,9 +151,8 @@ def test_predict_refuses_a_missing_folder_an_unreachable_id_and_other_models(tmp
     cases = {
         "runs/lmf/seed-1111": "no such folder (a local path; Hub ids are 'user/name')",
         "someone/lmf-msmix": "not a local folder, and not in the Hugging Face cache while HF_HUB_OFFLINE is set",
-        str(model_folders / "bert"): "not an msmix model: its config.json has model_type 'bert', not one of ["
-                                     "'msmix_almt', 'msmix_glomo', 'msmix_lmf', 'msmix_misa', 'msmix_mult', "
-                                     "'msmix_tfn']",
+        str(model_folders / "bert"): "not an msmix model: its config.json has model_type 'bert', not one of "
+                                     f"{sorted(config.model_type for config, _ in BACKBONES.values())}",
     }
     for model, reason in cases.items():
         message = stop_message(predict_main, ["--model", model, "--videos", video])

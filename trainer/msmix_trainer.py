@@ -24,8 +24,8 @@ The model computes its loss (task + mixed + SAL + auxiliary, weights from its co
 - gradient clipping (``max_grad_norm``) treats the shared parameters and the mixing module's own
   parameters as two groups, each clipped to ``max_grad_norm`` (``clip_grad_norm_per_group``; one
   group, as in ``Trainer``, for a model without mixing parameters): measured on LMF with MS-Mix and
-  stopped gradients into SIG, SAL's gradient on SIG made the global norm 5-16 while the encoders'
-  was about 1, so a global clip shrank the task's update by that factor.
+  stopped gradients into SIG, SAL's gradient on SIG made the global norm 5-16 in the first epochs
+  (0.03-1 without augmentation), so a global clip shrank the encoders' update by that factor.
 - on CPU runs, ``train`` first keeps freed memory in the process heap for reuse
   (:func:`~trainer.cpu_memory.keep_freed_cpu_memory`; ``keep_freed_cpu_memory=False`` in the
   training arguments turns it off).
@@ -119,6 +119,7 @@ class MSMixTrainer(Trainer):
         self._loss_part_steps = 0
         self._gradient_norms: dict[str, torch.Tensor] = {}
         self._gradient_norm_step = -1
+        self._groups: dict[str, list[torch.nn.Parameter]] | None = None
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         """One step, with the batch's ``mix_seed`` combined with the current epoch."""
@@ -138,8 +139,7 @@ class MSMixTrainer(Trainer):
             self._loss_part_steps += 1
             if len(outputs.loss_parts) > 1 and self._is_logged_step():
                 self._gradient_norm_step = self.state.global_step
-                groups = parameter_groups(self.accelerator.unwrap_model(model))
-                self._gradient_norms = loss_part_gradient_norms(outputs.loss_parts, groups)
+                self._gradient_norms = loss_part_gradient_norms(outputs.loss_parts, self._parameter_groups(model))
         return (outputs.loss, outputs) if return_outputs else outputs.loss
 
     def _is_logged_step(self) -> bool:
@@ -150,14 +150,20 @@ class MSMixTrainer(Trainer):
         step = self.state.global_step + 1
         if self._gradient_norm_step == self.state.global_step:
             return False
-        interval = self.state.logging_steps or self.args.logging_steps
-        return (interval and step % int(interval) == 0) or (self.args.logging_first_step and step == 1)
+        interval = int(self.state.logging_steps or self.args.logging_steps)
+        return (interval > 0 and step % interval == 0) or bool(self.args.logging_first_step and step == 1)
+
+    def _parameter_groups(self, model) -> dict[str, list[torch.nn.Parameter]]:
+        """:func:`~trainer.gradient_shares.parameter_groups` of the (unwrapped) model, found once per training."""
+        if self._groups is None:
+            self._groups = parameter_groups(self.accelerator.unwrap_model(model))
+        return self._groups
 
     def _clip_grad_norm(self, model):
         """``Trainer``'s clipping, or with ``clip_grad_norm_per_group`` each parameter group of
         :func:`~trainer.gradient_shares.parameter_groups` clipped to ``max_grad_norm`` on its own; returns the
         pre-clip norm over all parameters either way."""
-        groups = parameter_groups(self.accelerator.unwrap_model(model))
+        groups = self._parameter_groups(model)
         if not getattr(self.args, "clip_grad_norm_per_group", True) or len(groups) < 2 or \
                 self.accelerator.distributed_type in (DistributedType.DEEPSPEED, DistributedType.FSDP):
             return super()._clip_grad_norm(model)
@@ -179,7 +185,7 @@ class MSMixTrainer(Trainer):
     def train(self, *args: Any, **kwargs: Any):
         keep_freed_cpu_memory_for_training(self.args)
         self._loss_part_sums, self._loss_part_steps = {}, 0
-        self._gradient_norms, self._gradient_norm_step = {}, -1
+        self._gradient_norms, self._gradient_norm_step, self._groups = {}, -1, None
         return super().train(*args, **kwargs)
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
