@@ -89,6 +89,7 @@ def test_two_cpu_processes_train_on_different_data_and_save_once(dataset_dir, tm
         "--dataset", str(folder), "--output_dir", str(output_dir), "--backbone", "lmf",
         "--config_overrides", tiny_lmf, "--per_device_train_batch_size", "16", "--num_train_epochs", "2",
         "--learning_rate", "1e-2", "--disable_tqdm", "true", "--dataloader_pin_memory", "false",
+        "--logging_steps", "2",
     ]
     finished = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=400)
     assert finished.returncode == 0, finished.stderr[-4000:]
@@ -109,6 +110,11 @@ def test_two_cpu_processes_train_on_different_data_and_save_once(dataset_dir, tm
     assert weights_digest(saved) == ranks[0]["final"][seed_dir] == ranks[1]["final"][seed_dir]
     assert (output_dir / "results.json").is_file()
     assert "msmix results" in finished.stdout and finished.stdout.count("msmix results") == 1
+    # The loss parts' gradient norms of the logged steps (steps 2 and 4), taken on both ranks and averaged.
+    logs = [entry for entry in json.loads((Path(seed_dir) / "trainer_state.json").read_text())["log_history"]
+            if "loss" in entry]
+    assert [entry["step"] for entry in logs if "grad_norm_shared_task" in entry] == [2, 4]
+    assert all(entry["grad_norm_shared_sal"] > 0 and entry["grad_norm_sig_task"] == 0 for entry in logs)
 
 
 if __name__ == "__main__":
