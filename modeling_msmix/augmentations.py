@@ -31,6 +31,8 @@ PER_SAMPLE_SAL: dict[str, Any] = {"sal_target": "per_sample", "sig_ratio_weights
 """The settings that keep SIG's parts off the tanh bound and SASS selective (results/msmix_mechanism_study):
 SAL against each sample's own |y_m|, ratio weights |I_m| / 3, SASS keeping the top 10 % of each batch's pairs.
 They do not stop the auxiliary losses from owning the encoders' gradient."""
+STOP_GRADIENT: dict[str, Any] = {"sig_stop_gradient": True, "ratio_stop_gradient": True}
+"""SIG reads detached states and the ratios use detached intensities: only SAL trains SIG, never the encoders."""
 RECOMMENDED_MSMIX = "msmix:stop_gradient_per_sample_sal"
 """The MS-Mix setting the docs recommend (with the trainer's per-group gradient clipping), chosen by the
 pre-stated criteria of results/msmix_training_fix/PROTOCOL.md, not by test MAE."""
@@ -195,12 +197,12 @@ register_variant("msmix:sig_stop_gradient", "msmix", {"sig_stop_gradient": True}
                  "MS-Mix, SIG reads stopped-gradient states (SAL and the ratios train SIG only)")
 register_variant("msmix:ratio_stop_gradient", "msmix", {"ratio_stop_gradient": True},
                  "MS-Mix, mixing ratios from detached intensities (SIG learns from SAL only)")
-register_variant("msmix:stop_gradient", "msmix", {"sig_stop_gradient": True, "ratio_stop_gradient": True},
+register_variant("msmix:stop_gradient", "msmix", STOP_GRADIENT,
                  "MS-Mix, SIG on stopped-gradient states and detached ratios (SAL trains SIG only)")
 register_variant("msmix:per_sample_sal", "msmix", PER_SAMPLE_SAL,
                  "MS-Mix with per-sample SAL, |I|/3 ratio weights and top-10 % SASS")
 register_variant("msmix:stop_gradient_per_sample_sal", "msmix",
-                 {**PER_SAMPLE_SAL, "sig_stop_gradient": True, "ratio_stop_gradient": True},
+                 {**PER_SAMPLE_SAL, **STOP_GRADIENT},
                  "MS-Mix, stopped gradients into SIG and per-sample SAL, |I|/3 ratio weights, top-10 % SASS")
 register_variant("msmix:no_sass", "msmix", {"use_sass": False}, "MS-Mix without SASS (random partners)")
 register_variant("msmix:no_sig", "msmix", {"use_sig": False}, "MS-Mix without SIG (Beta ratio only)")
