@@ -165,12 +165,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--margins", nargs="+", default=[],
                         help="equivalence margins, the smallest effect of interest per metric: MAE=0.02 Corr=0.02 "
                              "(default 0: nothing reads equivalent)")
+    parser.add_argument("--prefix_parent", action="store_true",
+                        help="name each setting after its folder's parent too ('n128/lmf + msmix'), for folders laid "
+                             "out <size>/<data seed>: one family and one table then span the sizes")
     parser.add_argument("--alpha", type=float, default=ALPHA, help="family-wise error rate of the primary "
                         "comparisons, and the level of the secondary intervals")
     args = parser.parse_args(argv)
-    names = [Path(folder).name for folder in args.experiment_dir]
+    names = [(Path(folder).parent.name if args.prefix_parent else "", Path(folder).name)
+             for folder in args.experiment_dir]
     if len(set(names)) != len(names):
-        raise SystemExit(f"--experiment_dir folders must have distinct names (they label the data seeds): {names}")
+        raise SystemExit("--experiment_dir folders must have distinct names (they label the data seeds; with "
+                         f"--prefix_parent, distinct parent and name): {args.experiment_dir}")
     if (args.primary or args.contrasts or args.margins) and len(args.experiment_dir) < 2:
         raise SystemExit("--primary, --contrasts and --margins compare over data sets: they need several "
                          "--experiment_dir (one per data seed)")
@@ -178,13 +183,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         raise SystemExit(f"--datasets names {len(args.datasets)} datasets for {len(args.experiment_dir)} folders")
     runs: dict[str, list[dict[str, Any]]] = {}
     for folder in args.experiment_dir:
+        prefix = f"{Path(folder).parent.name}/" if args.prefix_parent else ""
         for name, found in finished_runs(Path(folder), data=Path(folder).name).items():
-            runs.setdefault(name, []).extend(found)
+            runs.setdefault(prefix + name, []).extend(found)
     if not runs:
         raise SystemExit(f"no finished runs under {' '.join(args.experiment_dir)}")
     summaries = {name: summarize_seeds([run["test"] for run in setting]) for name, setting in runs.items()}
     sims = "Mult_acc_2" in next(iter(runs.values()))[0]["test"]
-    several = len(args.experiment_dir) > 1
+    several = len({data for _, data in names}) > 1
     labelled = {(f"{name} ({len(runs[name])} runs)" if several else
                  f"{name} (seeds {', '.join(str(r['seed']) for r in runs[name])})"): summary
                 for name, summary in summaries.items()}

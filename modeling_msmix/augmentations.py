@@ -110,6 +110,21 @@ def register_variant(name: str, augmentation: str, settings: Mapping[str, Any], 
     return variant
 
 
+MSMIX_ABLATIONS: dict[str, tuple[dict[str, Any], str]] = {
+    "no_sass": ({"use_sass": False}, "without SASS (random partners)"),
+    "no_sig": ({"use_sig": False}, "without SIG (Beta ratio only)"),
+    "no_sal": ({"sal_weight": 0.0}, "without SAL (sal_weight=0)"),
+}
+"""The paper's ablations: suffix -> (the settings that remove one part, title ending)."""
+
+
+def register_ablations(setting: str, settings: Mapping[str, Any], title: str) -> None:
+    """Register ``msmix:no_sass`` etc. for ``setting="msmix"``, else ``<setting>_no_sass`` etc.: ``settings`` minus one part."""
+    for suffix, (removed, ending) in MSMIX_ABLATIONS.items():
+        name = f"msmix{VARIANT_SEPARATOR}{suffix}" if setting == "msmix" else f"{setting}_{suffix}"
+        register_variant(name, "msmix", {**settings, **removed}, f"{title} {ending}")
+
+
 def augmentation_names(with_variants: bool = True) -> list[str]:
     """Registered augmentation names, then the variants."""
     return [*AUGMENTATIONS, *(VARIANTS if with_variants else ())]
@@ -204,6 +219,5 @@ register_variant("msmix:per_sample_sal", "msmix", PER_SAMPLE_SAL,
 register_variant("msmix:stop_gradient_per_sample_sal", "msmix",
                  {**PER_SAMPLE_SAL, **STOP_GRADIENT},
                  "MS-Mix, stopped gradients into SIG and per-sample SAL, |I|/3 ratio weights, top-10 % SASS")
-register_variant("msmix:no_sass", "msmix", {"use_sass": False}, "MS-Mix without SASS (random partners)")
-register_variant("msmix:no_sig", "msmix", {"use_sig": False}, "MS-Mix without SIG (Beta ratio only)")
-register_variant("msmix:no_sal", "msmix", {"sal_weight": 0.0}, "MS-Mix without SAL (sal_weight=0)")
+register_ablations("msmix", {}, "MS-Mix")
+register_ablations(RECOMMENDED_MSMIX, {**PER_SAMPLE_SAL, **STOP_GRADIENT}, "The recommended MS-Mix setting")

@@ -94,3 +94,27 @@ def test_sims_runs_are_tabled_with_the_sims_metrics(tmp_path):
     table = (tmp_path / "out" / "results.md").read_text()
     assert "Mult_acc_2" in table and "| lmf + none (seeds 1, 2) | 0.430 ± 0.000 | 0.600 ± 0.000 | 70.00 ± 0.00 |" in table
     assert "Has0_acc_2" not in table
+
+
+def test_prefix_parent_makes_one_holm_family_over_sizes(tmp_path):
+    # msmix - none per data set: size n10 -0.04, -0.05, -0.06 (mean -0.05, std 0.01); size n100 +0.01 on all three
+    folders = []
+    for size, gain in (("n10", [-0.04, -0.05, -0.06]), ("n100", [0.01, 0.01, 0.01])):
+        for index, difference in enumerate(gain):
+            folder = tmp_path / size / f"data-{index}"
+            folders.append(str(folder))
+            finished(folder / "lmf-none" / "seed-1", 1.0, 0.6)
+            finished(folder / "lmf-msmix" / "seed-1", 1.0 + difference, 0.6)
+    results = main(["--experiment_dir", *folders, "--output_dir", str(tmp_path / "out"), "--prefix_parent",
+                    "--primary", "msmix - none", "--margins", "MAE=0.005"])
+    primary = results["dataset_level"]["primary"]
+    assert sorted(primary) == ["n10/lmf + msmix - n10/lmf + none", "n100/lmf + msmix - n100/lmf + none"]
+    assert results["test"]["n10/lmf + none"]["MAE"]["n"] == 3
+    small, large = primary["n10/lmf + msmix - n10/lmf + none"], primary["n100/lmf + msmix - n100/lmf + none"]
+    assert (large["step"], large["level"], large["verdict"]) == (1, 0.025, "worse")  # std 0: p 0, Holm's first step
+    # step 2 at 0.05: t = 0.05 / (0.01 / sqrt 3) = 8.66, p 0.013; interval -0.05 -+ 4.303 * 0.01 / sqrt 3
+    assert (small["step"], small["level"], small["rejected"]) == (2, 0.05, True)
+    assert small["high"] == pytest.approx(-0.05 + 4.302652729911275 * 0.01 / 3 ** 0.5)
+    assert small["verdict"] == "better"
+    with pytest.raises(SystemExit, match="distinct parent and name"):
+        main(["--experiment_dir", folders[0], folders[0], "--output_dir", str(tmp_path / "x"), "--prefix_parent"])

@@ -38,6 +38,8 @@ CARRIER_OR_FLIP_SHARES: dict[str, dict[str, float]] = {
     "mosi_like": {"p_contradictory": 1.0},
     "mosi_reliability": {"p_audio_carrier": 0.5, "p_vision_carrier": 0.5, "p_misleading_words": 1.0,
                          "p_contradictory": 1.0},
+    "mosi_mislabeled": {"p_audio_carrier": 0.5, "p_vision_carrier": 0.5, "p_misleading_words": 1.0,
+                        "p_contradictory": 1.0},
     "sims_like": {"p_audio_carrier": 0.5, "p_vision_carrier": 0.5, "p_misleading_words": 1.0, "p_contradictory": 1.0},
 }
 """Per profile: settings that change which modality carries the sentiment, or flip the words, in most samples."""

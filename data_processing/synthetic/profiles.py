@@ -8,6 +8,7 @@ from datasets import DatasetDict
 
 from ..schema import MSAMetadata, attach_metadata, msa_features, rows_to_dataset
 from .clean import CleanGenerator, SyntheticConfig
+from .mislabeled import MislabeledConfig, MislabeledGenerator
 from .mosi_like import MOSILikeConfig, MOSILikeGenerator
 from .reliability import ReliabilityConfig, ReliabilityGenerator, SIMSLikeConfig
 from .shape import SyntheticShape
@@ -21,6 +22,7 @@ PROFILES: dict[str, tuple[type, type]] = {
     "mosi_like": (MOSILikeConfig, MOSILikeGenerator),
     "mosi_reliability": (ReliabilityConfig, ReliabilityGenerator),
     "sims_like": (SIMSLikeConfig, ReliabilityGenerator),
+    "mosi_mislabeled": (MislabeledConfig, MislabeledGenerator),
 }
 """Profile name -> (config dataclass, generator class with ``split(name, size) -> rows``)."""
 
@@ -36,7 +38,8 @@ def generate_default_dataset(config: SyntheticShape | None = None, profile: str 
     ``profile`` is one of ``PROFILES``: ``"mosi_like"`` (the default: speaker-disjoint, noisy,
     calibrated against MOSI, see ``mosi_like``), ``"clean"`` (easy, fast to learn, see ``clean``),
     ``"mosi_reliability"`` and ``"sims_like"`` (per-sample modality reliability, see
-    ``reliability``). A config's class names its profile (``SyntheticConfig`` is the clean one).
+    ``reliability``), ``"mosi_mislabeled"`` (``mosi_reliability`` with some training and validation
+    labels permuted, see ``mislabeled``). A config's class names its profile (``SyntheticConfig`` is the clean one).
     """
     if config is None:
         profile = profile or DEFAULT_PROFILE
