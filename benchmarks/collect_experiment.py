@@ -11,6 +11,9 @@ first), a t-interval over data sets and a verdict (better, worse, equivalent wit
 ``--margins``, inconclusive). ``--primary`` declares the protocol's family of primary comparisons
 (Holm-corrected at ``--alpha``); every setting against ``none`` on its backbone and the direct
 ``--contrasts`` (e.g. ``"msmix - msmix:no_sal"``) are tabled uncorrected, as secondary.
+With ``--prefix_parent`` and folders laid out ``<size>/<data seed>`` (one ``trainer.experiment`` per
+training size and data seed), each setting is named after its size too (``n128/lmf + msmix``), so that
+``--primary "msmix - none"`` is one Holm family over every size (``results/msmix_study``).
 With ``--datasets`` (one per folder, as ``trainer/run.py``'s ``--dataset``) every MS-Mix run also
 gets its SIG diagnostics (``benchmarks.sig_diagnostics``: |I|-|y| correlation and share at the
 tanh bound per modality on the test split, the SASS pass share and the label distance of the mixed
@@ -41,6 +44,9 @@ from .sig_diagnostics import SIGDiagnosticsArguments, logged_statistics, sig_dia
 TABLE_METRICS: tuple[str, ...] = ("MAE", "Corr", "Has0_acc_2", "Non0_acc_2", "Non0_F1_score", "Mult_acc_7")
 SIMS_TABLE_METRICS: tuple[str, ...] = ("MAE", "Corr", "Mult_acc_2", "F1_score", "Mult_acc_3", "Mult_acc_5")
 GAIN_METRICS: tuple[str, ...] = ("MAE", "Corr")
+HEALTH_FLAGS: tuple[str, ...] = ("not_learning", "task_starved", "at_bound")
+"""``trainer.msmix_health`` problems counted per run in the diagnostics: the logs flagged (``at_bound`` summed
+over modalities; ``not_learning`` 0 or 1)."""
 
 
 def finished_runs(experiment_dir: Path, data: str = "") -> dict[str, list[dict[str, Any]]]:
@@ -141,6 +147,10 @@ def diagnostics_row(run: dict[str, Any], dataset: str) -> dict[str, float]:
     row["sass_pass"] = logged.get("msmix_sass_above_threshold", float("nan"))
     for name in ("pair_label_distance", "batch_label_distance"):
         row[name] = logged.get(f"msmix_{name}", float("nan"))
+    flagged = (run.get("msmix_health") or {}).get("flagged", {})
+    for problem in HEALTH_FLAGS:
+        row[f"flagged_{problem}"] = float(sum(count for key, count in flagged.items()
+                                              if key.split(":")[0] == problem))
     return row
 
 
@@ -221,7 +231,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             parts += ["SIG and SASS per MS-Mix run (test split): Pearson r of |I_m| with |y| (r_own: with the "
                       "modality's unimodal |y_m|, where the data has them), share of samples at the tanh bound, "
                       "share of pairs SASS passed during training, mean |y_i - y_j| of the mixed pairs and of all "
-                      "pairs of the batch during training (pair_ and batch_label_distance):",
+                      "pairs of the batch during training (pair_ and batch_label_distance), and how many training logs "
+                      "trainer.msmix_health flagged for each problem (flagged_*):",
                       diagnostics_markdown(diagnostics)]
     markdown = "\n\n".join(parts)
     write_results(args.output_dir, results, markdown)

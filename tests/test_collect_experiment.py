@@ -118,3 +118,15 @@ def test_prefix_parent_makes_one_holm_family_over_sizes(tmp_path):
     assert small["verdict"] == "better"
     with pytest.raises(SystemExit, match="distinct parent and name"):
         main(["--experiment_dir", folders[0], folders[0], "--output_dir", str(tmp_path / "x"), "--prefix_parent"])
+
+
+def test_diagnostics_count_the_health_problems_of_a_run(monkeypatch):
+    import benchmarks.collect_experiment as collect
+
+    monkeypatch.setattr(collect, "sig_diagnostics", lambda args: {"text": {"pearson_abs_y": 0.2, "saturated_share": 0.5}})
+    monkeypatch.setattr(collect, "logged_statistics", lambda output_dir: {"msmix_sass_above_threshold": 0.1})
+    run = {"output_dir": "x", "msmix_health": {"flagged": {"at_bound:text": 3, "at_bound:audio": 2, "not_learning": 1}}}
+    row = collect.diagnostics_row(run, "data")
+    assert (row["r_text"], row["at_bound_text"], row["sass_pass"]) == (0.2, 0.5, 0.1)
+    assert (row["flagged_not_learning"], row["flagged_task_starved"], row["flagged_at_bound"]) == (1.0, 0.0, 5.0)
+    assert collect.diagnostics_row({"output_dir": "x"}, "data")["flagged_at_bound"] == 0.0  # a run without health

@@ -126,7 +126,7 @@ def test_two_seeds_write_mean_and_std_and_the_best_models(dataset_dir, tmp_path)
 def test_experiment_writes_one_table_over_settings_and_seeds(dataset_dir, tmp_path):
     common = ["--dataset", str(dataset_dir), "--backbones", "lmf", "--config_overrides", helpers.TINY_LMF,
               "--per_device_train_batch_size", "16", "--num_train_epochs", "1", "--use_cpu", "true",
-              "--dataloader_pin_memory", "false"]
+              "--dataloader_pin_memory", "false", "--logging_steps", "1"]
     with pytest.raises(SystemExit, match="--augmentation 'cutmix'"):
         experiment_main([*common, "--augmentations", "none", "cutmix", "--output_dir", str(tmp_path / "bad")])
     assert not (tmp_path / "bad").exists()
@@ -158,6 +158,9 @@ def test_experiment_writes_one_table_over_settings_and_seeds(dataset_dir, tmp_pa
     assert "minutes for 4 runs (1 trained, 3 read back)." in (tmp_path / "exp" / "results.md").read_text()
     assert again["runs"]["lmf + msmix"][1]["test"] == pytest.approx(results["runs"]["lmf + msmix"][1]["test"])
     assert again["runs"]["lmf + msmix"][0]["provenance"] == results["runs"]["lmf + msmix"][0]["provenance"]
+    health = results["runs"]["lmf + msmix"][0]["msmix_health"]
+    assert health["logs"] > 0 and again["runs"]["lmf + msmix"][0]["msmix_health"] == health  # read back, the same
+    assert "msmix_health" not in again["runs"]["lmf + none"][0]
     assert again["runs"]["lmf + msmix"][1]["provenance"]["started"] >= results["runs"]["lmf + msmix"][1]["provenance"][
         "finished"]  # trained again
 

@@ -40,7 +40,7 @@ from .arguments import DataArguments, ModelArguments, MSMixTrainingArguments
 from .collator import MSMixDataCollator
 from .in_memory import InMemoryMSADataset, in_memory_splits
 from .model_card_callback import ModelCardCallback
-from .msmix_health import health_summary, ratio_weights_of
+from .msmix_health import health_summary, load_health_summary, ratio_weights_of
 from .msmix_trainer import MSMixTrainer
 from .provenance import read_provenance, run_provenance, utc_now, write_provenance
 from .push_model import save_model_files
@@ -391,7 +391,11 @@ def train_one_seed(
 
 
 def load_finished_run(output_dir: str | Path) -> dict[str, Any] | None:
-    """What ``train_one_seed`` returned for ``output_dir``, read back from its files; ``None`` if it did not finish."""
+    """What ``train_one_seed`` returned for ``output_dir``, read back from its files; ``None`` if it did not finish.
+
+    An MS-Mix run's ``msmix_health`` is recomputed from its ``trainer_state.json`` (the warm-up taken from the
+    logged learning rates) with the ratio weights of its ``config.json``.
+    """
     output_dir = Path(output_dir)
     files = {name: output_dir / f"{name}.json" for name in ("train_results", "validation_results", "test_results",
                                                              "trainer_state")}
@@ -399,6 +403,9 @@ def load_finished_run(output_dir: str | Path) -> dict[str, Any] | None:
         return None
     loaded = {name: json.loads(path.read_text()) for name, path in files.items()}
     state = loaded["trainer_state"]
+    config_file = output_dir / "config.json"
+    config = json.loads(config_file.read_text()) if config_file.is_file() else {}
+    health = load_health_summary(output_dir, str(config.get("sig_ratio_weights", "batch_minmax")))
     return {
         "seed": None,
         "output_dir": str(output_dir),
@@ -409,5 +416,6 @@ def load_finished_run(output_dir: str | Path) -> dict[str, Any] | None:
         "validation": loaded["validation_results"],
         "test": loaded["test_results"],
         "provenance": read_provenance(output_dir),
+        **({"msmix_health": health} if health is not None else {}),
     }
 
