@@ -71,7 +71,7 @@ def test_the_mosi_like_default_data_is_unchanged():
     assert hashlib.sha256("\n".join(transcripts).encode()).hexdigest()[:16] == MOSI_LIKE_TRAIN_TRANSCRIPTS_SHA256
 
 
-@pytest.mark.parametrize("profile", sorted(PROFILES))
+@pytest.mark.parametrize("profile", sorted(set(PROFILES) - {"tweets"}))  # tweets' transcripts are the real tweets
 def test_transcripts_do_not_depend_on_the_carrier_or_a_flip_of_the_words(profile):
     config_class = PROFILES[profile][0]
     small = {key: value for key, value in SMALL.items() if config_class is not SyntheticConfig or "speakers" not in key}

@@ -130,34 +130,55 @@ class MOSILikeGenerator:
         audio_style = rng.normal(0.0, c.audio_style, (count, c.audio_dim))
         vision_style = rng.normal(0.0, c.vision_style, (count, c.vision_dim))
 
-        mode = np.where(rng.random(size) < 0.5, -c.sentiment_mode, c.sentiment_mode)
-        latent = bias[speaker] + mode + rng.normal(0.0, c.sentiment_spread, size)
-        labels = self.rate(latent)
+        latent, labels = self.sentiment(split_name, size, bias[speaker])
         draws = self.evidence(latent)
 
         rows = []
         offset = self.next_speaker
         self.next_speaker += count
         for i in range(size):
-            lt = int(np.clip(round(c.text_length_median * np.exp(rng.normal(0.0, c.text_length_spread))),
-                             c.min_text_length, c.max_text_length))
+            lt = self.text_length(i)
             la = int(rng.integers(c.min_audio_length, c.max_audio_length + 1))
             lv = int(rng.integers(c.min_vision_length, c.max_vision_length + 1))
             who = speaker[i]
-            text = self.vocabulary[rng.integers(0, VOCABULARY_SIZE, lt)] + text_style[who]
-            sentiment_words = rng.random(lt) < c.sentiment_word_rate
-            text[sentiment_words] += c.signal_gain * draws.evidence["text"][i] * self.directions["text"]
+            text = self.text_features(i, lt, draws.evidence["text"][i], text_style[who])
             audio = c.signal_gain * draws.evidence["audio"][i] * self.directions["audio"] + audio_style[who]
             audio = audio + rng.normal(0.0, c.frame_noise, (la, c.audio_dim))
             vision = c.signal_gain * draws.evidence["vision"][i] * self.directions["vision"] + vision_style[who]
             if draws.contradictory[i]:
                 vision = vision + c.contradiction_cue * self.cue
             vision = vision + rng.normal(0.0, c.frame_noise, (lv, c.vision_dim))
-            row = schema_row(f"{split_name}_spk{offset + who:03d}_{i:05d}",
-                             f"synthetic utterance {i} of speaker {offset + who}", text, audio, vision, labels[i])
+            row = schema_row(f"{split_name}_spk{offset + who:03d}_{i:05d}", self.transcript(i, offset + who),
+                             text, audio, vision, labels[i])
             row.update({column: np.float32(values[i]) for column, values in draws.extra_columns.items()})
             rows.append(row)
         return rows
+
+    def sentiment(self, split_name: str, size: int, speaker_bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Step 2: each utterance's latent sentiment and its label (``speaker_bias``: each utterance's speaker's)."""
+        c, rng = self.config, self.rng
+        mode = np.where(rng.random(size) < 0.5, -c.sentiment_mode, c.sentiment_mode)
+        latent = speaker_bias + mode + rng.normal(0.0, c.sentiment_spread, size)
+        return latent, self.rate(latent)
+
+    def text_length(self, index: int) -> int:
+        """Step 5: the number of words of utterance ``index``."""
+        c = self.config
+        return int(np.clip(round(c.text_length_median * np.exp(self.rng.normal(0.0, c.text_length_spread))),
+                           c.min_text_length, c.max_text_length))
+
+    def text_features(self, index: int, length: int, evidence: float, style: np.ndarray) -> np.ndarray:
+        """Step 5: ``[length, text_dim]`` random vocabulary words plus the speaker's ``style``, a share of them
+        carrying the text ``evidence``."""
+        c, rng = self.config, self.rng
+        text = self.vocabulary[rng.integers(0, VOCABULARY_SIZE, length)] + style
+        sentiment_words = rng.random(length) < c.sentiment_word_rate
+        text[sentiment_words] += c.signal_gain * evidence * self.directions["text"]
+        return text
+
+    def transcript(self, index: int, speaker: int) -> str:
+        """Step 6: the transcript of utterance ``index``, which names it only."""
+        return f"synthetic utterance {index} of speaker {speaker}"
 
     def rate(self, sentiment: np.ndarray) -> np.ndarray:
         """The mean of ``annotators`` ratings ``clip(round(s + noise), -label_max, label_max)`` of each value."""

@@ -12,6 +12,7 @@ from .mislabeled import MislabeledConfig, MislabeledGenerator
 from .mosi_like import MOSILikeConfig, MOSILikeGenerator
 from .reliability import ReliabilityConfig, ReliabilityGenerator, SIMSLikeConfig
 from .shape import SyntheticShape
+from .tweets import TweetsConfig, TweetsGenerator
 
 GENERATOR_VERSION = "msmix-synthetic-2"
 """Part of the Arrow cache key of every generated split: a change in what a generator writes must change it,
@@ -23,6 +24,7 @@ PROFILES: dict[str, tuple[type, type]] = {
     "mosi_reliability": (ReliabilityConfig, ReliabilityGenerator),
     "sims_like": (SIMSLikeConfig, ReliabilityGenerator),
     "mosi_mislabeled": (MislabeledConfig, MislabeledGenerator),
+    "tweets": (TweetsConfig, TweetsGenerator),
 }
 """Profile name -> (config dataclass, generator class with ``split(name, size) -> rows``)."""
 
@@ -39,7 +41,8 @@ def generate_default_dataset(config: SyntheticShape | None = None, profile: str 
     calibrated against MOSI, see ``mosi_like``), ``"clean"`` (easy, fast to learn, see ``clean``),
     ``"mosi_reliability"`` and ``"sims_like"`` (per-sample modality reliability, see
     ``reliability``), ``"mosi_mislabeled"`` (``mosi_reliability`` with some training and validation
-    labels permuted, see ``mislabeled``). A config's class names its profile (``SyntheticConfig`` is the clean one).
+    labels permuted, see ``mislabeled``), ``"tweets"`` (real tweets with the crowd's sentiment as the text,
+    see ``tweets``; needs ``pip install "msmix[study]"``). A config's class names its profile (``SyntheticConfig`` is the clean one).
     """
     if config is None:
         profile = profile or DEFAULT_PROFILE

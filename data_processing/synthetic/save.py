@@ -33,7 +33,7 @@ class SaveProfileArguments:
 
 def config_changes(profile: str, texts: list[str]) -> dict:
     """``name=value`` texts as config changes, refusing a name the profile's config lacks or a value that is not JSON."""
-    known = {item.name for item in fields(PROFILES[profile][0])}
+    known = {item.name for item in fields(PROFILES[profile][0]) if item.init}
     changes = {}
     for text in texts:
         name, equals, value = text.partition("=")
