@@ -130,7 +130,7 @@ class MOSILikeGenerator:
         audio_style = rng.normal(0.0, c.audio_style, (count, c.audio_dim))
         vision_style = rng.normal(0.0, c.vision_style, (count, c.vision_dim))
 
-        latent, labels = self.sentiment(split_name, size, bias[speaker])
+        latent, labels = self.sentiment(size, bias[speaker])
         draws = self.evidence(latent)
 
         rows = []
@@ -154,7 +154,7 @@ class MOSILikeGenerator:
             rows.append(row)
         return rows
 
-    def sentiment(self, split_name: str, size: int, speaker_bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def sentiment(self, size: int, speaker_bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Step 2: each utterance's latent sentiment and its label (``speaker_bias``: each utterance's speaker's)."""
         c, rng = self.config, self.rng
         mode = np.where(rng.random(size) < 0.5, -c.sentiment_mode, c.sentiment_mode)

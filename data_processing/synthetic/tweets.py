@@ -143,7 +143,7 @@ class TweetsGenerator(ReliabilityGenerator):
             raise ValueError(f"text_dim is {config.text_dim} but text_model {config.text_model_path} gives "
                              f"{self.encoder.dim}-d features")
 
-    def sentiment(self, split_name: str, size: int, speaker_bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def sentiment(self, size: int, speaker_bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         start, self.next_tweet = self.next_tweet, self.next_tweet + size
         self.split_texts = self.texts[start:self.next_tweet]
         scores = self.scores[start:self.next_tweet]
