@@ -30,6 +30,8 @@ the seed spread (the larger of the two settings' standard deviations).
 from __future__ import annotations
 
 import argparse
+import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +164,12 @@ def diagnostics_markdown(rows: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+def write_runs(path: Path, runs: dict[str, list[dict[str, Any]]]) -> None:
+    """Write ``runs`` (setting -> its finished runs) as JSON to ``path``, making its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(runs, indent=2, allow_nan=True) + "\n")
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiment_dir", required=True, nargs="+", help="one folder per data seed")
@@ -180,6 +188,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                              "out <size>/<data seed>: one family and one table then span the sizes")
     parser.add_argument("--alpha", type=float, default=ALPHA, help="family-wise error rate of the primary "
                         "comparisons, and the level of the secondary intervals")
+    parser.add_argument("--runs_file", help="write the runs to this JSON file instead of into results.json, which "
+                        "then names it: the tables of several families of the same folders share one copy")
     args = parser.parse_args(argv)
     names = [(Path(folder).parent.name if args.prefix_parent else "", Path(folder).name)
              for folder in args.experiment_dir]
@@ -212,7 +222,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "the ± is the larger seed std of the two settings, the spread to compare the difference with:",
         markdown_table(gains, GAIN_METRICS),
     ]
-    results = {"test": summaries, "difference_from_none": gains, "runs": runs}
+    results = {"test": summaries, "difference_from_none": gains}
+    if args.runs_file:
+        write_runs(Path(args.runs_file), runs)
+        results["runs_file"] = os.path.relpath(args.runs_file, args.output_dir)
+    else:
+        results["runs"] = runs
     if several:
         results["dataset_level"] = dataset_level(runs, args)
         parts += dataset_level_parts(results["dataset_level"])

@@ -120,6 +120,24 @@ def test_prefix_parent_makes_one_holm_family_over_sizes(tmp_path):
         main(["--experiment_dir", folders[0], folders[0], "--output_dir", str(tmp_path / "x"), "--prefix_parent"])
 
 
+def test_tables_of_one_set_of_folders_share_one_runs_file(tmp_path):
+    finished(tmp_path / "data-0" / "lmf-none" / "seed-1", 1.0, 0.6)
+    finished(tmp_path / "data-0" / "lmf-mixup" / "seed-1", 0.9, 0.6)
+    finished(tmp_path / "data-1" / "lmf-none" / "seed-1", 1.2, 0.6)
+    finished(tmp_path / "data-1" / "lmf-mixup" / "seed-1", 1.0, 0.6)
+    folders = [str(tmp_path / "data-0"), str(tmp_path / "data-1")]
+    runs_file = tmp_path / "tables" / "runs.json"
+    inline = main(["--experiment_dir", *folders, "--output_dir", str(tmp_path / "inline")])
+    for family in ("gate", "other"):
+        shared = main(["--experiment_dir", *folders, "--output_dir", str(tmp_path / "tables" / family),
+                       "--runs_file", str(runs_file)])
+        written = json.loads((tmp_path / "tables" / family / "results.json").read_text())
+        assert "runs" not in written and written["runs_file"] == "../runs.json"
+        assert shared["dataset_level"] == inline["dataset_level"]
+    assert json.loads(runs_file.read_text()) == inline["runs"]
+    assert [run["test"]["MAE"] for run in inline["runs"]["lmf + mixup"]] == [0.9, 1.0]
+
+
 def test_diagnostics_count_the_health_problems_of_a_run(monkeypatch):
     import benchmarks.collect_experiment as collect
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The study's tables from whatever runs have finished (PROTOCOL.md, "Commands"): one collect_experiment
 # call per arena, backbone and family. Run from the repository root, where data/msmix_study and
-# outputs/msmix_study are; writes results/msmix_study/<profile>/<backbone>/<family>/results.{json,md}.
+# outputs/msmix_study are; writes results/msmix_study/<profile>/<backbone>/<family>/results.{json,md} and the
+# runs the families share, results/msmix_study/<profile>/<backbone>/runs.json.
 #   bash results/msmix_study/make_tables.sh <profile> <backbone>
 set -euo pipefail
 profile=$1
@@ -12,7 +13,8 @@ datasets=()
 for folder in "${folders[@]}"; do datasets+=("data/msmix_study/$(basename "$folder")"); done
 out=results/msmix_study/$profile/$backbone
 collect() {
-    python -m benchmarks.collect_experiment --prefix_parent --experiment_dir "${folders[@]}" --margins MAE=0.03 "$@"
+    python -m benchmarks.collect_experiment --prefix_parent --experiment_dir "${folders[@]}" --margins MAE=0.03 \
+        --runs_file "$out/runs.json" "$@"
 }
 if [ "$backbone" = lmf ]; then
     collect --output_dir "$out/gate" --primary "mixup - none" "manifold_mixup - none"
