@@ -3,19 +3,14 @@ tiny local extractors of ``extraction_fixtures.py``, remote code, ``custom_pipel
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import torch
 
+import extraction_fixtures as fixtures
 import modeling_msmix
-from trainer.push_model import save_model_for_hub
 from modeling_msmix.extraction_config import ExtractionConfig
-
-_FIXTURES = Path(__file__).with_name("extraction_fixtures.py")
-_spec = importlib.util.spec_from_file_location("extraction_fixtures", _FIXTURES)
-fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fixtures)
+from trainer.push_model import save_model_for_hub
 
 
 def save_tiny_video_model(root: Path, repo_id: str = "someone/tfn-msmix") -> Path:

@@ -10,16 +10,14 @@ configs; the benchmark scripts run from the repository root).
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
 import numpy as np
 
+import extraction_fixtures as fixtures
+
 REPO = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("extraction_fixtures", Path(__file__).with_name("extraction_fixtures.py"))
-fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fixtures)
 
 TRANSCRIPT = "i really love this movie"
 NPY_DIMS = {"text": 8, "audio": 4, "vision": 4}

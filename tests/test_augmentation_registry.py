@@ -1,11 +1,10 @@
 """The augmentation registry: one registration line adds an augmentation everywhere; unread options are refused."""
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
 
+import trainer_helpers as helpers
 from data_processing.schema import MSAMetadata
 from modeling_msmix import AUGMENTATIONS, LMFConfig, LMFModel, build_augmentation, register_augmentation
 from modeling_msmix.augmentations import PAIR_MIXUP_OPTIONS
@@ -13,10 +12,6 @@ from modeling_msmix.mixing_base import MixingModule, MixResult, mix_pairs
 from trainer.arguments import DataArguments, ModelArguments
 from trainer.experiment import ExperimentArguments, ExperimentTrainingArguments, run_experiment
 from trainer.training_run import RunArgumentError, build_config, check_model_arguments
-
-_spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
 
 METADATA = MSAMetadata(dataset_kind="mosi", label_min=-3.0, label_max=3.0, text_dim=8, audio_dim=5, vision_dim=6)
 TINY_LMF = "text_hidden_dim=8,text_out_dim=8,audio_hidden_dim=4,vision_hidden_dim=4"

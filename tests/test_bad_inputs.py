@@ -8,7 +8,6 @@ Numbered cases of issue 12: ``test_case1_*`` ... ``test_case7_*`` (case 6 lives 
 from __future__ import annotations
 
 import codecs
-import importlib.util
 import json
 import os
 import pickle
@@ -23,6 +22,7 @@ import torch
 from datasets import load_from_disk
 from safetensors.torch import load_file
 
+import trainer_helpers as helpers
 from data_processing import extract, mmsa_pickle, npy_manifest
 from data_processing.manifest import ManifestError, load_entries, read_manifest
 from data_processing.mmsa_pickle import MMSAPickleError, import_mmsa_pickle
@@ -31,10 +31,6 @@ from data_processing.schema import attach_metadata, read_metadata
 from modeling_msmix import BACKBONES, LMFModel
 from trainer.collator import MSMixDataCollator
 from trainer.run import main as run_main
-
-_spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
 
 FAST = ["--backbone", "lmf", "--config_overrides", helpers.TINY_LMF, "--num_train_epochs", "1",
         "--disable_tqdm", "true", "--use_cpu", "true", "--dataloader_pin_memory", "false", "--save_strategy", "no",

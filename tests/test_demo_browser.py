@@ -10,7 +10,6 @@ Skipped, with the reason in the summary (``pytest -rs``), where chromium or chro
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import socket
@@ -29,13 +28,9 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="demo browser test 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
+import extraction_fixtures as fixtures  # noqa: E402
 from demo.app import DemoArguments, build_demo, launch_options  # noqa: E402
 from demo.views import format_sentiment  # noqa: E402
-
-_FIXTURES = Path(__file__).with_name("extraction_fixtures.py")
-_spec = importlib.util.spec_from_file_location("extraction_fixtures", _FIXTURES)
-fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fixtures)
 
 TRANSCRIPT = "i really love this movie"
 SCREENSHOT_COPY = Path(os.environ["MSMIX_DEMO_SCREENSHOT"]).resolve() if os.environ.get("MSMIX_DEMO_SCREENSHOT") else None

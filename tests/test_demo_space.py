@@ -1,7 +1,6 @@
 """The Space next to a model: its files (app, demo code, requirements, card with Gradio front matter)
 and the push to the local Hub stand-in."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,17 +13,12 @@ import huggingface_hub.constants
 import pytest
 import yaml
 
+import demo_fixtures
+import hub_server
 from hub_cards.space import SPACE_REQUIREMENTS, build_space_files, push_space
 from trainer.predict import load_sentiment_pipeline
 
 HERE = Path(__file__).parent
-_spec = importlib.util.spec_from_file_location("hub_server", HERE / "hub_server.py")
-hub_server = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("hub_server", hub_server)
-_spec.loader.exec_module(hub_server)
-_spec = importlib.util.spec_from_file_location("demo_fixtures", HERE / "demo_fixtures.py")
-demo_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(demo_fixtures)
 
 
 def front_matter(readme: str) -> dict:

@@ -1,17 +1,13 @@
 """Bad uploads through the page's handlers with the real pipeline: no audio track, no face, no video
 stream and a clip that is too long each get a message that names the file, and the good clip its score."""
 
-import importlib.util
-from pathlib import Path
 
 import gradio as gr
 import pytest
 
+import demo_fixtures
 from demo.app import DemoApp, SentimentModels
 
-_spec = importlib.util.spec_from_file_location("demo_fixtures", Path(__file__).with_name("demo_fixtures.py"))
-demo_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(demo_fixtures)
 fixtures = demo_fixtures.fixtures
 
 

@@ -1,14 +1,13 @@
 """What the demo page shows, from a pipeline result: numbers, labels, marked face crops, waveform
 envelope, table rows, the clip-length guard and readable errors (no browser here)."""
 
-import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
 import pytest
 
+import extraction_fixtures as fixtures
 from demo import views
 from demo.app import (
     ClipError,
@@ -76,9 +75,6 @@ def test_table_rows_hold_rounded_numbers_or_the_error():
 
 
 def test_long_clips_are_refused_before_extraction_and_errors_name_the_file_not_the_upload_folder(tmp_path):
-    spec = importlib.util.spec_from_file_location("fx", Path(__file__).with_name("extraction_fixtures.py"))
-    fixtures = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(fixtures)
     clip = fixtures.write_face_video(tmp_path / "long.avi", 3.0)
     assert clip_seconds(str(clip)) == pytest.approx(3.0)
     (tmp_path / "junk.mp4").write_bytes(b"junk" * 50)

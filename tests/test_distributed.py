@@ -6,7 +6,6 @@ that wrote files, and a digest of the rank's final in-memory weights.
 """
 
 import hashlib
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+import trainer_helpers as helpers
 
 REPO = Path(__file__).resolve().parents[1]
 ACCELERATE_CONFIG = REPO / "trainer" / "accelerate_configs" / "two_processes.yaml"
@@ -70,9 +71,6 @@ def _record_rank(record_dir: Path, argv: list[str]) -> None:
 
 @pytest.fixture(scope="module")
 def dataset_dir(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
-    helpers = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(helpers)
     return helpers.save_tiny_dataset(tmp_path_factory.mktemp("data") / "tiny"), helpers.TINY_LMF
 
 

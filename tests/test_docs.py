@@ -19,22 +19,14 @@ from pathlib import Path
 
 import pytest
 
+import docs_blocks
+import docs_inputs
+import hub_server
+
 HERE = Path(__file__).parent
 REPO = HERE.parent
 GUIDES = sorted((REPO / "docs" / "guides").glob("*.md"))
 
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-docs_blocks = _load("docs_blocks")
-docs_inputs = _load("docs_inputs")
-hub_server = _load("hub_server")
 
 BLOCKS = [block for page in GUIDES for block in docs_blocks.code_blocks(page)]
 

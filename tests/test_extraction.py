@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
+import extraction_fixtures as fixtures
 from data_processing.extract import build_dataset, main
 from data_processing.extraction_cache import folder_digest
 from data_processing.loading import load_msa_dataset
@@ -28,12 +28,6 @@ from modeling_msmix.frame_stream import SampledFrame, read_video_frames
 from modeling_msmix.media import MediaError, read_audio
 from modeling_msmix.sample_extractor import ExtractionError, SampleExtractor, extract_sample
 from modeling_msmix.vision_features import FaceCropper, VisionEncoder, encode_faces
-
-_spec = importlib.util.spec_from_file_location(
-    "extraction_fixtures", Path(__file__).with_name("extraction_fixtures.py")
-)
-fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fixtures)
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP_SECONDS = 1.5

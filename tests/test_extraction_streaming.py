@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
 import subprocess
@@ -15,6 +14,7 @@ import pytest
 import torch
 from datasets import load_from_disk
 
+import extraction_fixtures as fixtures
 from data_processing.error_report import ExtractionReport
 from data_processing.extract import build_dataset
 from data_processing.manifest import ManifestEntry
@@ -27,11 +27,6 @@ from modeling_msmix.frame_stream import VideoStream, read_video_frames
 from modeling_msmix.sample_extractor import SampleExtractor
 from modeling_msmix.vision_features import FaceCropper
 
-_spec = importlib.util.spec_from_file_location(
-    "extraction_fixtures", Path(__file__).with_name("extraction_fixtures.py")
-)
-fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fixtures)
 ROOT = Path(__file__).resolve().parents[1]
 
 

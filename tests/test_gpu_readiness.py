@@ -1,21 +1,16 @@
 """GPU readiness checked on CPU: host lengths reach packed LSTMs, bf16 autocast and torch.compile train."""
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
 from datasets import load_from_disk
 
+import trainer_helpers as helpers
 from data_processing.schema import read_metadata
 from modeling_msmix import BACKBONES, LMFConfig, LMFModel
 from modeling_msmix.host_lengths import known_lengths, mask_lengths
 from trainer.collator import MSMixDataCollator
 from trainer.msmix_trainer import MSMixTrainer
-
-_spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
 
 SMALL = helpers.TINY_BACKBONES
 

@@ -1,22 +1,17 @@
 """Each loss part's gradient norm by parameter group: hand-computed on a toy model, logged by the trainer."""
 
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+import trainer_helpers as helpers
 from data_processing.schema import read_metadata
 from data_processing.synthetic import generate_default_dataset
 from modeling_msmix import LMFConfig, LMFModel
 from modeling_msmix.augmentations import resolve_augmentation
 from trainer.gradient_shares import gradient_shares, loss_part_gradient_norms, parameter_groups
 from trainer.msmix_trainer import MSMixTrainer
-
-_spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
 
 
 class Toy(nn.Module):

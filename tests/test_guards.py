@@ -8,13 +8,11 @@ workers). The extraction cache key ignoring ``text_model`` is guarded in ``test_
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
+import trainer_helpers as helpers
 from data_processing.synthetic import SyntheticConfig, generate_default_dataset
 from modeling_msmix import BACKBONES
 from modeling_msmix.augmentations import PER_SAMPLE_SAL
@@ -22,10 +20,6 @@ from modeling_msmix.mixing_base import RandomDraws
 from modeling_msmix.mixing_msmix import MSMix, PartnerSelector, same_polarity
 from trainer.collator import MSMixDataCollator, epoch_mix_seed
 from trainer.msmix_trainer import MSMixTrainer
-
-_spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
 
 SIMS_METADATA = {"dataset_kind": "sims", "label_min": -1.0, "label_max": 1.0,
                  "text_dim": 12, "audio_dim": 5, "vision_dim": 7}

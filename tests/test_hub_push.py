@@ -13,7 +13,6 @@ accepts them (authentication, its YAML validation, Xet storage and rate limits a
 """
 
 import base64
-import importlib.util
 import json
 import os
 import subprocess
@@ -26,11 +25,9 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
+import hub_server
+
 HERE = Path(__file__).parent
-_spec = importlib.util.spec_from_file_location("hub_server", HERE / "hub_server.py")
-hub_server = importlib.util.module_from_spec(_spec)
-sys.modules["hub_server"] = hub_server
-_spec.loader.exec_module(hub_server)
 
 CLIENT = HERE / "hub_push_client.py"
 FRESH_CLIENT = HERE / "remote_code_client.py"

@@ -1,23 +1,18 @@
 """The in-memory data path gives exactly the batches of the Arrow path, and stays off for data over its budget."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from datasets import List, Value, load_from_disk
 
+import trainer_helpers as helpers
 from modeling_msmix import LMFModel
 from trainer.arguments import DataArguments, ModelArguments
 from trainer.collator import MSMixDataCollator
 from trainer.in_memory import InMemoryMSADataset, in_memory_splits
 from trainer.msmix_trainer import MSMixTrainer
 from trainer.training_run import build_config, load_training_data
-
-_spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
 
 
 def _with_tokens_and_missing_modalities(row, index):

@@ -1,16 +1,15 @@
 """MS-Mix's health check: the findings by hand, the summary, the warnings of a saturating run, the model card."""
 
-import importlib.util
 import logging
-from pathlib import Path
 
 import pytest
 
+import trainer_helpers as helpers
 from data_processing.schema import read_metadata
 from data_processing.synthetic import MOSILikeConfig, generate_default_dataset
-from trainer.model_card import build_model_card
 from modeling_msmix import LMFConfig, LMFModel
 from modeling_msmix.augmentations import RECOMMENDED_MSMIX, resolve_augmentation
+from trainer.model_card import build_model_card
 from trainer.msmix_health import (
     TASK_SHARE_FLOOR,
     TRAIN_MEAN_EVALUATIONS,
@@ -21,10 +20,6 @@ from trainer.msmix_health import (
     summary_line,
 )
 from trainer.msmix_trainer import MSMixTrainer
-
-_spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
 
 HEALTHY = {"msmix_bound_share_text": 0.0, "msmix_bound_share_audio": 0.1, "msmix_bound_share_vision": 0.5,
            "msmix_intensity_spread_text": 1.2, "msmix_intensity_spread_audio": 0.05,

@@ -1,20 +1,15 @@
 """MSMixTrainer: logged loss parts, no mixing in evaluation, MSA metrics, learning, resuming."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+import trainer_helpers as helpers
 from trainer.arguments import DataArguments, ModelArguments
 from trainer.metrics import compute_msa_metrics
 from trainer.msmix_trainer import MSMixTrainer
 from trainer.training_run import build_collator, build_config, build_model, load_training_data
-
-_spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
 
 
 @pytest.fixture(scope="module")

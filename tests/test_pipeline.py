@@ -3,7 +3,6 @@
 numbers as the model (also in batches), 7-class labels, per-modality intensities (None for a missing
 modality), settings that round-trip through ``save_pretrained``, clear errors."""
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -21,8 +20,9 @@ from transformers import (
     pipeline,
 )
 
+import extraction_fixtures as fixtures
+import fresh_process
 from data_processing.extract import main as extract_main
-from trainer.push_model import push_trained_model
 from modeling_msmix import BACKBONES, MSMixProcessor
 from modeling_msmix.extraction_config import ExtractionConfig
 from modeling_msmix.pipeline_msmix import TASK, MissingTranscriptError, MultimodalSentimentPipeline, sentiment_label
@@ -32,16 +32,10 @@ from modeling_msmix.text_io import read_text
 from trainer.collator import MSMixDataCollator
 from trainer.predict import load_sentiment_pipeline
 from trainer.predict import main as predict_main
+from trainer.push_model import push_trained_model
 from trainer.run import main as train_main
 
-_FIXTURES = Path(__file__).with_name("extraction_fixtures.py")
-_spec = importlib.util.spec_from_file_location("extraction_fixtures", _FIXTURES)
-fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fixtures)
 HERE = Path(__file__).parent
-_spec = importlib.util.spec_from_file_location("fresh_process", HERE / "fresh_process.py")
-fresh_process = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fresh_process)
 
 DIMS = {"text_dim": fixtures.TEXT_DIM, "audio_dim": fixtures.AUDIO_DIM, "vision_dim": fixtures.VISION_DIM}
 SMALL_TFN = {"text_hidden_dim": 8, "text_out_dim": 8, "audio_hidden_dim": 4, "vision_hidden_dim": 4,

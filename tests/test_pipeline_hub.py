@@ -9,7 +9,6 @@ pipeline, the processor and the model in the repository, download the pinned ext
 the same numbers (to float32 rounding: the same code on the same weights, see test_remote_code.py).
 """
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -18,14 +17,10 @@ from pathlib import Path
 
 import pytest
 
+import fresh_process
+import hub_server
+
 HERE = Path(__file__).parent
-_spec = importlib.util.spec_from_file_location("hub_server", HERE / "hub_server.py")
-hub_server = importlib.util.module_from_spec(_spec)
-sys.modules["hub_server"] = hub_server
-_spec.loader.exec_module(hub_server)
-_spec = importlib.util.spec_from_file_location("fresh_process", HERE / "fresh_process.py")
-fresh_process = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fresh_process)
 CLIENT = HERE / "remote_pipeline_client.py"
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: a request there would fail at once
 

@@ -1,6 +1,5 @@
 """Recipes and config files: SPEC section 6 in every recipe, one recipe trains, YAML/JSON + flags for the CLIs."""
 
-import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,16 +9,13 @@ import torch
 import yaml
 from transformers import HfArgumentParser
 
+import trainer_helpers as helpers
 from data_processing.cli import parse_cli
 from modeling_msmix import BACKBONES as REGISTERED_BACKBONES
 from trainer.arguments import DataArguments, ModelArguments, MSMixTrainingArguments
 from trainer.experiment import main as experiment_main
 from trainer.run import main as run_main
 from trainer.run import parse_arguments
-
-_spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
 
 RECIPES = Path(__file__).resolve().parents[1] / "trainer" / "recipes"
 BACKBONES = tuple(REGISTERED_BACKBONES)

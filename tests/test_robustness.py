@@ -1,6 +1,5 @@
 """Robustness protocols, modality dropout, and MS-Mix with missing modalities and padded 3-D states."""
 
-import importlib.util
 import json
 import math
 import os
@@ -13,6 +12,7 @@ import pytest
 import torch
 from datasets import load_from_disk
 
+import trainer_helpers as helpers
 from data_processing.schema import read_metadata
 from modeling_msmix import BACKBONES
 from modeling_msmix.mixing_base import RandomDraws
@@ -22,10 +22,6 @@ from trainer.collator import MSMixDataCollator
 from trainer.msmix_trainer import MSMixTrainer
 from trainer.robustness import RobustnessArguments, RobustnessEvaluator, evaluate_robustness, main
 from trainer.robustness_protocols import Perturbation, PerturbingCollator, protocol_perturbations
-
-spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
-helpers = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(helpers)
 
 TINY = helpers.TINY_BACKBONES
 FEW_LEVELS = dict(modality_missing_rates=[0.5], step_missing_rates=[0.0, 0.9], noise_snr_db=[-5.0])

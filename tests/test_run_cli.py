@@ -1,6 +1,5 @@
 """trainer/run.py: bad arguments stop before training, several seeds give mean ± std, results files."""
 
-import importlib.util
 import json
 import os
 import sys
@@ -12,14 +11,11 @@ import torch
 from datasets import load_from_disk
 from safetensors.torch import load_file
 
+import trainer_helpers as helpers
 from data_processing.schema import read_metadata
 from modeling_msmix import LMFConfig, LMFModel
 from trainer.experiment import main as experiment_main
 from trainer.run import main
-
-_spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
 
 FAST = [
     "--backbone", "lmf", "--config_overrides", helpers.TINY_LMF, "--per_device_train_batch_size", "16",

@@ -7,7 +7,6 @@ metric, the MAE of the validation predictions gathered from all processes, then 
 fraction of a percent per epoch and selects the same checkpoint.
 """
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,13 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+import trainer_helpers as helpers
 from trainer.run import main as run_main
 
 REPO = Path(__file__).resolve().parents[1]
 ACCELERATE_CONFIG = REPO / "trainer" / "accelerate_configs" / "two_processes.yaml"
-_spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
 
 COMMON = [
     "--backbone", "lmf", "--augmentation", "none", "--num_train_epochs", "4", "--learning_rate", "3e-2",

@@ -9,7 +9,6 @@ works from any folder, not only the checkout root.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import os
 import shutil
@@ -24,6 +23,9 @@ import torch
 from datasets import load_from_disk
 from transformers import AutoProcessor
 
+import extraction_fixtures as fixtures
+import fresh_process
+import trainer_helpers as helpers
 from data_processing.extract import build_dataset
 from data_processing.manifest import load_entries
 from data_processing.schema import attach_metadata, read_metadata
@@ -36,17 +38,6 @@ from trainer.run import main as train_main
 HERE = Path(__file__).parent
 REPO = HERE.parent
 
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-helpers = _load("trainer_helpers")
-fresh_process = _load("fresh_process")
-fixtures = _load("extraction_fixtures")
 
 DIMS = {"text_dim": 16, "audio_dim": 5, "vision_dim": 6}
 FAST = ["--backbone", "lmf", "--config_overrides", helpers.TINY_LMF, "--per_device_train_batch_size", "16",

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from datasets import load_from_disk
 
+import trainer_helpers as helpers
 from benchmarks.fit_gap import training_course
 from benchmarks.sig_diagnostics import batch_figures, logged_statistics, main
 from data_processing.synthetic import SIMSLikeConfig, generate_default_dataset
@@ -18,10 +17,6 @@ from modeling_msmix import LMFConfig, LMFModel
 from modeling_msmix.feature_schema import UNIMODAL_LABELS_KEY
 from modeling_msmix.mixing_msmix import SIG_BOUND_LEVEL, MSMix
 from trainer.collator import MSMixDataCollator
-
-_spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
 
 
 def test_intensities_equal_to_label_magnitudes_give_zero_kl_and_constant_ones_give_the_uniform_kl():

@@ -1,21 +1,16 @@
 """Tracking: the loss parts and the MS-Mix statistics of every logging step reach TensorBoard's event files."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from datasets import load_from_disk
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import trainer_helpers as helpers
 from data_processing.schema import read_metadata
 from modeling_msmix import LMFConfig, LMFModel
 from trainer.msmix_trainer import MSMixTrainer
-
-_spec = importlib.util.spec_from_file_location("trainer_helpers", Path(__file__).with_name("trainer_helpers.py"))
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
 
 STATISTICS = ("ratio_text", "ratio_audio", "ratio_vision", "sass_above_threshold",
               "intensity_text", "intensity_audio", "intensity_vision", "pair_label_distance", "batch_label_distance")

@@ -4,7 +4,6 @@ the processor's details and the demo's warning list all read ``modeling_msmix.cl
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,6 +12,8 @@ import numpy as np
 import pytest
 from skimage import data as skimage_data
 
+import extraction_fixtures as fixtures
+import test_pipeline as pipeline_tests
 from data_processing.error_report import ExtractionReport
 from data_processing.extract import main as extract_main
 from demo import views
@@ -20,17 +21,6 @@ from modeling_msmix.clip_warnings import MIN_FACE_HIT_RATE, clip_warnings, face_
 from modeling_msmix.feature_schema import WARNING, Issue
 from trainer.predict import load_sentiment_pipeline
 from trainer.predict import main as predict_main
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-fixtures = _load("extraction_fixtures")
-pipeline_tests = _load("test_pipeline")
 
 TRANSCRIPT = "i really love this movie"
 

@@ -3,7 +3,6 @@ each now ends at once in one line naming the input, or is recorded."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import pickle
 import re
@@ -16,7 +15,9 @@ import numpy as np
 import pytest
 from datasets import DatasetDict
 
+import extraction_fixtures as fixtures
 import hub_cards.push
+import trainer_helpers as helpers
 from data_processing import extract, mmsa_pickle, model_sources
 from data_processing.mmsa_pickle import import_mmsa_pickle
 from data_processing.schema import read_metadata
@@ -24,19 +25,6 @@ from modeling_msmix import BACKBONES
 from trainer.experiment import main as experiment_main
 from trainer.predict import main as predict_main
 from trainer.run import main as run_main
-
-HERE = Path(__file__).parent
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-helpers = _load("trainer_helpers")
-fixtures = _load("extraction_fixtures")
 
 FAST = ["--backbone", "lmf", "--config_overrides", helpers.TINY_LMF, "--num_train_epochs", "1",
         "--disable_tqdm", "true", "--use_cpu", "true", "--dataloader_pin_memory", "false", "--save_strategy", "no",
